@@ -1,0 +1,385 @@
+"""The lab's actions, one call per notebook cell.
+
+Notebooks hold no library logic: each code cell is one call into this module
+(``begin``, ``connect``, ``load_customers``, ``delete_customers``,
+``restore_to_temp``, ``check`` ...). Every action prints what it did in a few
+lines, records what the checks need in the workspace (``state["labrun"]``)
+and appends the lab's events (load, delete, export, import) for the recovery
+timeline. Nothing here prints or stores a connection string's password.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from bson import json_util
+from bson.objectid import ObjectId
+
+from labkit import checks, labs
+from labkit.errors import ConfigError, LabError
+from labkit.workspace import URI_ENV, Workspace, now_iso
+
+TOPIC = labs.topic()
+DB = TOPIC.database
+COLLECTION = TOPIC.collection
+MODES = ("lab", "demo", "challenge")
+TARGETS = ("embedded", "uri")
+MARK = "before-delete"
+DEFAULT_QUERY = json.dumps(TOPIC.recovery_query)
+CANONICAL = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
+                                  tzinfo=json_util.DEFAULT_JSON_OPTIONS.tzinfo)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --- parameters ---------------------------------------------------------------------------------
+
+
+def begin(workspace=None, *, target="embedded", main_uri_env=URI_ENV["main"], temp_uri_env=URI_ENV["temp"],
+          customers=100, template="customer360", seed=42, insert_rate=10.0,
+          recovery_query=DEFAULT_QUERY, mode="lab", **answers) -> Workspace:
+    """Check the notebook's parameters and open the lab workspace. Raises LabError saying which parameter is wrong."""
+    params = validate_params(target=target, main_uri_env=main_uri_env, temp_uri_env=temp_uri_env,
+                             customers=customers, template=template, seed=seed, insert_rate=insert_rate,
+                             recovery_query=recovery_query, mode=mode, **answers)
+    ws = Workspace(workspace)
+    with ws.edit() as state:
+        state.setdefault("labrun", {})["params"] = params
+    print(f"Lab workspace: {ws.path}")
+    print(f"Target: {target}" + (f" (Main from ${main_uri_env}, Temp from ${temp_uri_env})" if target == "uri" else
+                                 " (labkit runs Main and Temp as local servers)"))
+    if mode == "challenge":
+        print("Challenge mode: fill in each '# YOUR CODE HERE', then run the check cell below it.")
+    return ws
+
+
+def validate_params(*, target, main_uri_env, temp_uri_env, customers, template, seed, insert_rate,
+                    recovery_query, mode, **answers) -> dict:
+    """The parameters as stored in the workspace (environment variable NAMES only, never URIs)."""
+    if target not in TARGETS:
+        raise LabError(f"Unknown target {target!r}: use 'embedded' (labkit starts Main and Temp) or 'uri' "
+                       "(your own replica sets, whose URIs are in the environment variables main_uri_env and temp_uri_env).")
+    if mode not in MODES:
+        raise LabError(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
+    if isinstance(customers, bool) or not isinstance(customers, int) or customers < 1:
+        raise LabError(f"customers must be a whole number of at least 1 (the customers to load and recover), not {customers!r}.")
+    if isinstance(insert_rate, bool) or not isinstance(insert_rate, (int, float)) or not insert_rate > 0:
+        raise LabError(f"insert_rate must be a number of inserts per second above 0, not {insert_rate!r}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise LabError(f"seed must be a whole number (or None for different customers on every run), not {seed!r}.")
+    if not isinstance(template, str) or not template.strip():
+        raise LabError("template must name an mgeneratejs template: 'customer360' or a path to a .json file.")
+    for name, value in (("main_uri_env", main_uri_env), ("temp_uri_env", temp_uri_env)):
+        if not isinstance(value, str) or not _ENV_NAME.match(value):
+            raise LabError(f"{name} must be the NAME of an environment variable (e.g. LABKIT_MAIN_URI), not {value!r}: "
+                           "never put a connection string in the notebook.")
+        if value.startswith("mongodb"):
+            raise LabError(f"{name} must name an environment variable, not hold a connection string.")
+    if target == "uri":
+        for name, env in (("Main", main_uri_env), ("Temp", temp_uri_env)):
+            if not os.environ.get(env):
+                raise LabError(f"target is 'uri' but the environment variable {env} ({name}'s connection string) is not set. "
+                               f"Set it before starting Jupyter, e.g. export {env}='mongodb+srv://user:password@cluster/'.")
+    query = parse_query(recovery_query)
+    unknown = sorted(set(answers) - {"concepts_answer", "flow_answer"})
+    if unknown:
+        raise LabError(f"Unknown parameter(s) {', '.join(unknown)}. Knowledge answers are concepts_answer and flow_answer.")
+    return {"target": target, "main_uri_env": main_uri_env, "temp_uri_env": temp_uri_env, "customers": customers,
+            "template": template, "seed": seed, "insert_rate": float(insert_rate),
+            "recovery_query": json_util.dumps(query), "mode": mode}
+
+
+def parse_query(query) -> dict:
+    if isinstance(query, dict):
+        return query
+    try:
+        parsed = json_util.loads(query) if isinstance(query, str) else None
+    except (ValueError, TypeError) as exc:
+        raise LabError(f"recovery_query is not valid Extended JSON ({exc}): write it like "
+                       '\'{"firstname": {"$exists": true}}\'.') from None
+    if not isinstance(parsed, dict):
+        raise LabError(f"recovery_query must be a JSON object such as '{DEFAULT_QUERY}', not {query!r}.")
+    return parsed
+
+
+def params(ws: Workspace) -> dict:
+    """The parameters ``begin`` recorded (defaults if the lab was never begun in this workspace)."""
+    stored = ws.read().get("labrun", {}).get("params") if ws.exists() else None
+    return stored or validate_params(target="embedded", main_uri_env=URI_ENV["main"], temp_uri_env=URI_ENV["temp"],
+                                     customers=100, template="customer360", seed=42, insert_rate=10.0,
+                                     recovery_query=DEFAULT_QUERY, mode="lab")
+
+
+def recovery_query(ws: Workspace) -> dict:
+    return parse_query(params(ws)["recovery_query"])
+
+
+def _record(ws: Workspace, key: str, value) -> None:
+    with ws.edit() as state:
+        state.setdefault("labrun", {})[key] = value
+
+
+# --- showing the registry ----------------------------------------------------------------------
+
+
+def show_step(step_id: str) -> None:
+    """Print the step as the learner reads it, with the production commands beside it."""
+    print(labs.describe_step(step_id))
+
+
+def show_lab(lab_id: str) -> None:
+    lab = labs.lab(lab_id)
+    print(f"{lab.title}: {lab.summary}")
+    print(f"{len(lab.steps)} steps, about {lab.minutes} min, {lab.points} points:")
+    for step in lab.steps:
+        print(f"  {step.id:<36} {step.points:>3} points  {step.title}")
+
+
+# --- overview ----------------------------------------------------------------------------------
+
+
+def answer(ws: Workspace, step_id: str, value) -> None:
+    """Record the learner's answer to a knowledge question (checked by ``check``)."""
+    step = labs.step(step_id)
+    if not step.question:
+        raise LabError(f"{step_id} has no knowledge question to answer.")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        print(f"No answer recorded for {step_id} yet.")
+        return
+    with ws.edit() as state:
+        state.setdefault("labrun", {}).setdefault("answers", {})[step_id] = value
+    print(f"Answer recorded for {step_id}: {value}")
+
+
+def connect(ws: Workspace, target: str = "embedded", main_uri_env: str = URI_ENV["main"],
+            temp_uri_env: str = URI_ENV["temp"]) -> None:
+    """Start (embedded) or connect to (uri) Main and Temp; print what they are."""
+    if target not in TARGETS:
+        raise LabError(f"Unknown target {target!r}: use 'embedded' or 'uri'.")
+    if target == "uri":
+        uris = {}
+        for name, env in (("Main", main_uri_env), ("Temp", temp_uri_env)):
+            if not os.environ.get(env):
+                raise LabError(f"The environment variable {env} with {name}'s connection string is not set.")
+            uris[name] = os.environ[env]
+        ws.up(uris["Main"], uris["Temp"], main_uri_env=main_uri_env, temp_uri_env=temp_uri_env, progress=print)
+    else:
+        ws.up(progress=print)
+    for deployment in (ws.main, ws.temp):
+        info = deployment.describe()
+        print(f"{deployment.label}: {deployment.kind} {deployment.display_uri}, server {info['version']}, {info['topology']}")
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+def tools(ws: Workspace) -> None:
+    """What the lab works with: labkit, pymongo, the servers, and the real MongoDB tools if installed."""
+    import pymongo
+
+    from labkit import __version__
+
+    print(f"labkit {__version__}, pymongo {pymongo.version}")
+    for deployment in (ws.main, ws.temp):
+        print(f"{deployment.label}: server {deployment.client.server_info().get('version', '?')}")
+    found = {}
+    for tool in checks.PRODUCTION_TOOLS:
+        found[tool] = shutil.which(tool)
+        print(f"{tool:<12} {found[tool] or 'not installed (labkit provides the same operation)'}")
+    _record(ws, "tools", {"found": {k: v for k, v in found.items() if v}, "time": now_iso()})
+
+
+def create_clusters(ws: Workspace, target: str = "embedded", main_uri_env: str = URI_ENV["main"],
+                    temp_uri_env: str = URI_ENV["temp"]) -> None:
+    """Main and Temp up, and continuous backup (oplog capture) turned on for Main."""
+    connect(ws, target, main_uri_env, temp_uri_env)
+    backup = ws.backup
+    result = backup.enable()
+    print(f"Continuous backup of Main: on{_describe(result)}")
+
+
+def template_path(template: str) -> Path:
+    """A template given by name (customer360) or path; raises ConfigError naming the ones available."""
+    candidate = Path(template).expanduser()
+    if candidate.suffix == ".json" and candidate.exists():
+        return candidate
+    folders = [Path(__file__).resolve().parent / "data" / "templates",
+               Path(__file__).resolve().parents[1] / "data" / "templates"]
+    name = template[:-5] if template.endswith(".json") else template
+    for folder in folders:
+        if (folder / f"{name}.json").exists():
+            return folder / f"{name}.json"
+    available = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.json")})
+    raise ConfigError(f"Template {template!r} not found: give a path to a .json template"
+                      + (f" or one of: {', '.join(available)}." if available else "."))
+
+
+def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", seed: int | None = 42) -> None:
+    """``mgeneratejs TEMPLATE -n N | mongoimport -d test -c customers``: generate, save, import into Main."""
+    from labkit.generate import generate, load_template
+    from labkit.transfer import import_file
+
+    folder = ws.ensure_dir("lab")
+    generated = folder / "customers.json"
+    loaded = ws.read().get("labrun", {}).get("customers") or {}
+    same = (loaded.get("n"), loaded.get("template"), loaded.get("seed")) == (n, template, seed)
+    if not (same and generated.exists()):
+        spec = load_template(template_path(template))
+        tmp = generated.with_name(f".{generated.name}.tmp")
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            for doc in generate(spec, n, seed=seed):
+                # Our own _id, so the check can compare each restored customer with what was generated.
+                doc = {"_id": doc.pop("_id", None) or ObjectId(), **doc}
+                out.write(json_util.dumps(doc, json_options=CANONICAL) + "\n")
+        os.replace(tmp, generated)
+    report = import_file(ws.main.client, DB, COLLECTION, str(generated), mode="insert", quiet=True)
+    _record(ws, "customers", {"n": n, "template": template, "seed": seed, "file": str(generated),
+                              "imported": report.imported, "failed": report.failed, "time": now_iso()})
+    ws.log_event("load", count=report.imported, failed=report.failed)
+    print(f"Generated {n} customers from {template} (seed {seed}) into {generated}")
+    print(report.closing_line())
+    if same and report.failed and not report.imported:
+        print("(They were already loaded: the same customers were not inserted twice.)")
+
+
+def start_workload(ws: Workspace, rate: float = 10.0) -> None:
+    """Start the application that keeps inserting into Main (``python continuous-insert.py &``)."""
+    workload = ws.workload
+    if workload.running():
+        print("The application is already running:", _short_stats(workload.stats()))
+        return
+    info = workload.start(rate=rate, db=DB, collection=COLLECTION)
+    print(f"The application inserts {rate:g} documents/s into {DB}.{COLLECTION} (run {info['run_id']}).")
+
+
+def take_snapshot(ws: Workspace) -> None:
+    """A base snapshot of Main, taken while the application writes."""
+    snapshot = ws.backup.snapshot()
+    print(f"Snapshot taken{_describe(snapshot)}")
+
+
+# --- execute -----------------------------------------------------------------------------------
+
+
+def verify_present(ws: Workspace, mark: str = MARK) -> None:
+    """Count the customers on Main and note the time (a mark) before anything goes wrong."""
+    coll = ws.main.client[DB][COLLECTION]
+    count = coll.count_documents(recovery_query(ws))
+    total = coll.count_documents({})
+    noted = ws.mark(mark)
+    _record(ws, "present", {"count": count, "total": total, "mark": mark, "time": now_iso()})
+    print(f"Main holds {count} customers ({total} documents in {DB}.{COLLECTION}).")
+    print(f"Mark {mark!r} noted{_describe(noted)}")
+
+
+def delete_customers(ws: Workspace, query=None) -> None:
+    """``db.customers.deleteMany({firstname: {$exists: true}})`` on Main: the incident."""
+    query = parse_query(query) if query is not None else recovery_query(ws)
+    client = ws.main.client
+    with client.start_session() as session:
+        result = client[DB][COLLECTION].delete_many(query, session=session)
+        operation_time = session.operation_time
+    total = client[DB][COLLECTION].count_documents({})
+    record = {"count": result.deleted_count, "time": now_iso(), "total_after": total,
+              "query": json_util.dumps(query),
+              "cluster_time": f"{operation_time.time}:{operation_time.inc}" if operation_time else None}
+    _record(ws, "delete", record)
+    ws.log_event("delete", count=result.deleted_count, query=record["query"])
+    print(f"Deleted {result.deleted_count} customers from Main at {record['time']} (UTC); "
+          f"{total} documents remain in {DB}.{COLLECTION}.")
+
+
+def restore_to_temp(ws: Workspace, to: str = f"mark:{MARK}") -> None:
+    """Atlas "Point in Time Restore" of Main onto Temp, to the noted time."""
+    started = time.monotonic()
+    report = ws.backup.restore(to, namespaces=[f"{DB}.{COLLECTION}"], target="temp")
+    seconds = time.monotonic() - started
+    _record(ws, "restore", {"to": to, "seconds": round(seconds, 3), "time": now_iso(), "report": _jsonable(report)})
+    print(report)
+    print(f"Temp now holds {ws.temp.client[DB][COLLECTION].count_documents(recovery_query(ws))} customers "
+          f"(restored in {seconds:.1f} s).")
+
+
+def export_lost(ws: Workspace, query=None) -> None:
+    """``mongoexport --query ... --jsonFormat=canonical --out lost_records.json`` from Temp."""
+    from labkit.transfer import export_collection
+
+    query = parse_query(query) if query is not None else recovery_query(ws)
+    out = ws.ensure_dir("lab") / "lost_records.json"
+    report = export_collection(ws.temp.client, DB, COLLECTION, query=query, json_format="canonical",
+                               out=str(out), quiet=True)
+    _record(ws, "export", {"count": report.count, "file": str(out), "time": now_iso()})
+    ws.log_event("export", count=report.count)
+    print(f"exported {report.count} record{'s' if report.count != 1 else ''} from Temp to {out}")
+
+
+def import_lost(ws: Workspace, file: str | None = None) -> None:
+    """``mongoimport --file lost_records.json`` into Main, while the application writes."""
+    from labkit.transfer import import_file
+
+    file = file or ws.read().get("labrun", {}).get("export", {}).get("file")
+    if not file:
+        raise LabError("Nothing was exported yet: run export_lost(ws) first, or give the file to import.")
+    report = import_file(ws.main.client, DB, COLLECTION, file, mode="insert", quiet=True)
+    _record(ws, "import", {"imported": report.imported, "failed": report.failed, "file": file, "time": now_iso()})
+    ws.log_event("import", imported=report.imported, failed=report.failed)
+    print(report.closing_line())
+
+
+def finish(ws: Workspace) -> None:
+    """Stop the application, print its verified report and the learner's progress."""
+    workload = ws.workload
+    if workload.running():
+        report = workload.stop()
+        print(report)
+        _record(ws, "workload_report", report.to_dict())
+    else:
+        print("The application is not running.")
+    progress(ws)
+
+
+# --- checks and progress -----------------------------------------------------------------------
+
+
+def check(ws: Workspace, step_id: str) -> None:
+    """Run the step's self-check and print PASS/FAIL with its hint."""
+    print(checks.run_check(ws, step_id).text())
+
+
+def progress(ws: Workspace) -> None:
+    print(checks.progress_table(ws))
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _short_stats(stats: dict | None) -> str:
+    if not stats:
+        return "no statistics yet"
+    return (f"{stats.get('acknowledged', 0)} inserts acknowledged, {stats.get('failures', 0)} failures, "
+            f"max gap {stats.get('max_gap_ms')} ms")
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "."
+    text = str(value).strip()
+    return f": {text}" if "\n" not in text else f":\n{text}"
+
+
+def _jsonable(value):
+    for attr in ("to_dict", "as_dict"):
+        if hasattr(value, attr):
+            return getattr(value, attr)()
+    try:
+        from dataclasses import asdict, is_dataclass
+
+        if is_dataclass(value):
+            return json.loads(json_util.dumps(asdict(value)))
+    except Exception:  # a report we cannot serialise is still shown; only its record is lost
+        pass
+    return str(value)
+
