@@ -1,0 +1,363 @@
+"""The backup archive on disk: snapshots, captured oplog segments, capture state.
+
+Layout under ``<workspace>/backup``::
+
+    snapshots/<id>/meta.json                 times (before / after), namespaces, checksums
+    snapshots/<id>/dump/<db>/<coll>.bson     documents, concatenated BSON (as mongodump writes them)
+    snapshots/<id>/dump/<db>/<coll>.metadata.json   options and indexes (canonical Extended JSON)
+    oplog/oplog-<seconds>-<inc>.seg          captured oplog, named after its first entry
+    capture.json                             capture progress: start, gaps, last op, heartbeat
+
+An oplog segment is a magic line followed by *blocks*, each one batch of raw
+oplog entries as the server sent them, behind a fixed header with the entry
+count, byte length, first and last timestamps and a CRC-32 of header and
+payload. The capture process appends a block and fsyncs before it reports
+progress, so a block either is whole and checksummed or is a torn tail of
+the newest segment (a crash mid-write), which the next capture run cuts off.
+Everything else that fails its checksum is damage, reported with the file name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import bson
+from bson import json_util
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+
+from labkit.errors import BackupError
+from labkit.timespec import ts_from_key, ts_key, ts_parse, ts_str
+
+SEGMENT_MAGIC = b"LABKIT-OPLOG-1\n"
+BLOCK_MAGIC = b"BLK1"
+BLOCK_HEADER = struct.Struct("<4sIIQQI")  # magic, entries, payload bytes, first ts, last ts, crc32
+SEGMENT_MAX_BYTES = 64 * 1024 * 1024
+_SEGMENT_RE = re.compile(r"^oplog-(\d+)-(\d+)\.seg$")
+ENTRY_OPTIONS = CodecOptions(tz_aware=True)
+RAW_OPTIONS = CodecOptions(document_class=RawBSONDocument)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_json_atomic(path: Path, data, fsync: bool = True) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True, default=str)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- oplog segments ---------------------------------------------------------------------------
+
+
+def segment_name(first_key: int) -> str:
+    ts = ts_from_key(first_key)
+    return f"oplog-{ts.time:010d}-{ts.inc:010d}.seg"
+
+
+def entry_keys(payload: bytes) -> tuple[int, int, int]:
+    """(count, first ts key, last ts key) of a raw batch of oplog entries."""
+    docs = bson.decode_all(payload, RAW_OPTIONS)
+    return len(docs), ts_key(docs[0]["ts"]), ts_key(docs[-1]["ts"])
+
+
+@dataclass
+class Block:
+    path: Path
+    offset: int  # of the header
+    count: int
+    first: int
+    last: int
+    payload: bytes | None  # None when the caller asked to skip it
+
+
+class SegmentDamaged(BackupError):
+    pass
+
+
+def read_blocks(path: Path, *, skip_through: int | None = None, tolerate_torn_tail: bool = True) -> Iterator[Block]:
+    """Blocks of one segment, checksums verified. Blocks whose last entry is <= ``skip_through``
+    are yielded without payload (and without reading it). A torn tail ends the iteration when
+    ``tolerate_torn_tail`` (the newest segment, possibly being written right now)."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise BackupError(f"Cannot read the oplog segment {path}: {exc.strerror or exc}.") from None
+    with f:
+        if f.read(len(SEGMENT_MAGIC)) != SEGMENT_MAGIC:
+            raise SegmentDamaged(f"The oplog segment {path} is damaged: it does not start like a labkit segment.")
+        offset = len(SEGMENT_MAGIC)
+        while True:
+            header = f.read(BLOCK_HEADER.size)
+            if not header:
+                return
+            if len(header) < BLOCK_HEADER.size:
+                if tolerate_torn_tail:
+                    return
+                raise SegmentDamaged(f"The oplog segment {path} is damaged: it ends inside a block at byte {offset}.")
+            magic, count, length, first, last, crc = BLOCK_HEADER.unpack(header)
+            if magic != BLOCK_MAGIC:
+                raise SegmentDamaged(f"The oplog segment {path} is damaged: no block starts at byte {offset} "
+                                     "(checksum/format check failed).")
+            if skip_through is not None and last <= skip_through:
+                f.seek(length, os.SEEK_CUR)
+                end = f.tell()
+                if end > os.fstat(f.fileno()).st_size:
+                    if tolerate_torn_tail:
+                        return
+                    raise SegmentDamaged(f"The oplog segment {path} is damaged: it ends inside a block at byte {offset}.")
+                yield Block(path, offset, count, first, last, None)
+                offset = end
+                continue
+            payload = f.read(length)
+            if len(payload) < length:
+                if tolerate_torn_tail:
+                    return
+                raise SegmentDamaged(f"The oplog segment {path} is damaged: it ends inside a block at byte {offset}.")
+            if zlib.crc32(payload, zlib.crc32(header[:-4])) != crc:
+                raise SegmentDamaged(f"The oplog segment {path} is damaged: the checksum of the block at byte "
+                                     f"{offset} does not match. Its operations cannot be trusted; restore to a time "
+                                     "before it, or after a snapshot taken later.")
+            yield Block(path, offset, count, first, last, payload)
+            offset += BLOCK_HEADER.size + length
+
+
+class OplogWriter:
+    """Appends captured batches to the newest segment, one fsynced block per batch."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.last_key: int | None = None
+        self.entries = 0
+        self._file = None
+        self._path: Path | None = None
+        self._recover()
+
+    def _recover(self) -> None:
+        """Find the last captured entry; cut off a torn tail a crash left in the newest segment."""
+        segments = list_segments(self.directory)
+        if not segments:
+            return
+        path = segments[-1][1]
+        good_end = len(SEGMENT_MAGIC)
+        try:
+            for block in read_blocks(path, tolerate_torn_tail=True):
+                self.last_key = block.last
+                good_end = block.offset + BLOCK_HEADER.size + len(block.payload)
+        except SegmentDamaged:
+            pass  # a block half-written when the machine stopped; everything before it is intact
+        if self.last_key is None and len(segments) > 1:
+            for block in read_blocks(segments[-2][1], tolerate_torn_tail=False):
+                self.last_key = block.last
+        if os.path.getsize(path) > good_end:
+            with open(path, "r+b") as f:
+                f.truncate(good_end)
+                os.fsync(f.fileno())
+        self._path = path
+
+    def append(self, payload: bytes) -> tuple[int, int, int]:
+        count, first, last = entry_keys(payload)
+        if self._path is None or self._path.stat().st_size + len(payload) > SEGMENT_MAX_BYTES:
+            self._open_new(first)
+        elif self._file is None:
+            self._file = open(self._path, "ab")
+        header = BLOCK_HEADER.pack(BLOCK_MAGIC, count, len(payload), first, last, 0)
+        crc = zlib.crc32(payload, zlib.crc32(header[:-4]))
+        self._file.write(header[:-4] + struct.pack("<I", crc) + payload)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.last_key = last
+        self.entries += count
+        return count, first, last
+
+    def _open_new(self, first_key: int) -> None:
+        self.close()
+        self._path = self.directory / segment_name(first_key)
+        self._file = open(self._path, "wb")
+        self._file.write(SEGMENT_MAGIC)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        fsync_dir(self.directory)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def list_segments(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    if directory.is_dir():
+        for path in directory.iterdir():
+            match = _SEGMENT_RE.match(path.name)
+            if match:
+                found.append(((int(match.group(1)) << 32) | int(match.group(2)), path))
+    return sorted(found)
+
+
+def read_entries(directory: Path, after: int, upto: int) -> Iterator[dict]:
+    """Captured oplog entries with ``after < ts <= upto``, in order, checksums verified."""
+    segments = list_segments(directory)
+    for index, (first, path) in enumerate(segments):
+        if first > upto:
+            return
+        if index + 1 < len(segments) and segments[index + 1][0] <= after:
+            continue  # every entry of this segment is older than the next segment's first
+        newest = index + 1 == len(segments)
+        for block in read_blocks(path, skip_through=after, tolerate_torn_tail=newest):
+            if block.first > upto:
+                return
+            if block.payload is None:
+                continue
+            for entry in bson.decode_all(block.payload, ENTRY_OPTIONS):
+                key = ts_key(entry["ts"])
+                if key > upto:
+                    return
+                if key > after:
+                    yield entry
+
+
+def count_entries(directory: Path, after: int, upto: int) -> int:
+    """Roughly how many entries ``read_entries`` will yield (whole blocks), for progress bars."""
+    total = 0
+    for first, path in list_segments(directory):
+        if first > upto:
+            break
+        try:
+            for block in read_blocks(path, skip_through=1 << 64, tolerate_torn_tail=True):
+                if block.last > after and block.first <= upto:
+                    total += block.count
+        except BackupError:
+            break  # read_entries reports the damage with its details
+    return total
+
+
+# --- capture state ----------------------------------------------------------------------------
+
+
+class Archive:
+    """One workspace's backup archive (``<workspace>/backup``)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @property
+    def oplog_dir(self) -> Path:
+        return self.root / "oplog"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def capture_file(self) -> Path:
+        return self.root / "capture.json"
+
+    def exists(self) -> bool:
+        return self.capture_file.exists()
+
+    def create(self, start_key: int) -> None:
+        """Begin an archive whose capture starts just after ``start_key`` (only once)."""
+        for folder in (self.root, self.oplog_dir, self.snapshots_dir):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.exists():
+            write_json_atomic(self.capture_file, {"start": ts_str(ts_from_key(start_key)), "gaps": [],
+                                                  "last": ts_str(ts_from_key(start_key)), "created": now_iso()})
+
+    def capture_state(self) -> dict:
+        try:
+            return json.loads(self.capture_file.read_text())
+        except FileNotFoundError:
+            raise BackupError("Backup is not enabled for this workspace: there is nothing to restore from. "
+                              "Take a snapshot first (labkit snapshot, or workspace.backup.snapshot()), which "
+                              "also starts the continuous oplog capture.") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BackupError(f"The capture state {self.capture_file} is unreadable ({exc}).") from None
+
+    def save_capture_state(self, state: dict, fsync: bool = True) -> None:
+        write_json_atomic(self.capture_file, state, fsync=fsync)
+
+    @staticmethod
+    def key(state: dict, field: str) -> int | None:
+        value = state.get(field)
+        return ts_key(ts_parse(value)) if value else None
+
+    def gaps(self, state: dict | None = None) -> list[tuple[int, int]]:
+        """(last captured before the gap, first captured after it): entries strictly between are missing."""
+        state = state or self.capture_state()
+        return [(ts_key(ts_parse(g["from"])), ts_key(ts_parse(g["to"]))) for g in state.get("gaps", [])]
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshots(self) -> list[dict]:
+        """Complete snapshots (meta.json present), oldest first."""
+        found = []
+        if self.snapshots_dir.is_dir():
+            for folder in self.snapshots_dir.iterdir():
+                meta = folder / "meta.json"
+                if folder.name.startswith(".") or not meta.exists():
+                    continue
+                try:
+                    data = json.loads(meta.read_text())
+                except (OSError, json.JSONDecodeError):
+                    continue
+                data["path"] = str(folder)
+                found.append(data)
+        return sorted(found, key=lambda s: ts_key(ts_parse(s["after"])))
+
+
+def metadata_json(options: dict, indexes: list, ns: str, kind: str) -> str:
+    """``<coll>.metadata.json`` as mongodump writes it (canonical Extended JSON)."""
+    db, coll = ns.split(".", 1)
+    doc = {"options": options, "indexes": indexes, "collectionName": coll, "type": kind}
+    return json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS)
+
+
+def read_metadata(path: Path) -> dict:
+    return json_util.loads(path.read_text(), json_options=json_util.CANONICAL_JSON_OPTIONS)
+
+
+def dump_path(ns: str) -> str:
+    """Relative path of a namespace's dump file; mongodump-style, with path separators escaped."""
+    db, coll = ns.split(".", 1)
+    safe = lambda part: part.replace("%", "%25").replace("/", "%2F")  # noqa: E731
+    return f"dump/{safe(db)}/{safe(coll)}"
+
+
+def iter_dump(path: Path, expected_crc: int | None = None) -> Iterator[bytes]:
+    """Raw BSON documents of a dump file, verified against its checksum once fully read."""
+    crc = 0
+    with open(path, "rb") as f:
+        data = f.read()
+    crc = zlib.crc32(data)
+    if expected_crc is not None and crc != expected_crc:
+        raise BackupError(f"The snapshot file {path} is damaged: its checksum does not match. "
+                          "Restore from another snapshot (a later or earlier time).")
+    view = memoryview(data)
+    position = 0
+    while position < len(data):
+        size = int.from_bytes(view[position:position + 4], "little")
+        yield bytes(view[position:position + size])
+        position += size

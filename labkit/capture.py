@@ -1,0 +1,178 @@
+"""The continuous oplog capture process: ``python -m labkit.capture``.
+
+Started by ``Backup.enable()`` as a process the workspace owns (``labkit
+down`` stops it, ``labkit up`` restarts it). It tails Main's oplog with a
+tailable await cursor from the last captured entry and appends every batch to
+the archive as an fsynced, checksummed block. Main's connection string comes
+from the environment (LABKIT_MAIN_URI), never from argv; after a connection
+failure it is re-read from the workspace, because ``labkit up`` may have
+restarted Main on another port.
+
+If Main's oplog no longer holds the entry after the last captured one (it
+rolled over while capture was down), the capture records a *gap* and carries
+on from the oldest entry still there: restores into the gap are refused
+rather than silently wrong.
+
+Progress goes to ``capture.json`` (last captured entry, the cluster time up to
+which the capture is known complete, a heartbeat), read by restores that must
+wait for the capture to catch up and by ``labkit status``.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from pymongo import CursorType, MongoClient
+from pymongo.errors import PyMongoError
+
+from labkit.archive import Archive, OplogWriter, now_iso
+from labkit.timespec import MAX_INC, ts_from_key, ts_key, ts_str
+
+HEARTBEAT_SECONDS = 0.5
+AWAIT_MS = 500
+RETRY_SECONDS = 1.0
+
+
+def cluster_time(client: MongoClient):
+    """Main's current cluster time: at or after every acknowledged write (cheap: one ``hello``)."""
+    hello = client.admin.command("hello")
+    last_write = hello.get("lastWrite", {}).get("opTime", {}).get("ts")
+    if last_write is not None:
+        return last_write
+    entry = client.local["oplog.rs"].find_one({}, sort=[("$natural", -1)], projection={"ts": 1})
+    return entry["ts"] if entry else None
+
+
+def previous_key(key: int) -> int:
+    """The largest timestamp key below ``key`` (so ``$gt`` it starts *at* ``key``)."""
+    ts = ts_from_key(key)
+    return ts_key(ts.__class__(ts.time, ts.inc - 1)) if ts.inc else ts_key(ts.__class__(ts.time - 1, MAX_INC))
+
+
+class Capture:
+    def __init__(self, archive: Archive, uri: str, workspace_path: str | None = None):
+        self.archive = archive
+        self.uri = uri
+        self.workspace_path = workspace_path
+        self.stopping = False
+        self.state = archive.capture_state()
+        self.writer = OplogWriter(archive.oplog_dir)
+        start = Archive.key(self.state, "start")
+        if self.writer.last_key is None or self.writer.last_key < start:
+            self.writer.last_key = start
+        self.state.update(last=ts_str(ts_from_key(self.writer.last_key)), pid=os.getpid(), error=None, tailing=False,
+                          started=now_iso())
+        self._last_save = 0.0
+
+    def log(self, message: str) -> None:
+        print(f"{now_iso()} capture: {message}", flush=True)
+
+    def run(self) -> None:
+        self.log(f"capturing Main's oplog after {self.state['last']}")
+        self.save(force=True)
+        failures = 0
+        while not self.stopping:
+            client = MongoClient(self.uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+            try:
+                self.tail(client)
+                failures = 0
+            except PyMongoError as exc:
+                failures += 1
+                self.state["tailing"] = False
+                self.state["error"] = f"cannot read Main's oplog: {str(exc).splitlines()[0][:200]}"
+                self.save(force=True)
+                if failures == 1 or failures % 30 == 0:
+                    self.log(f"{self.state['error']}; retrying")
+                time.sleep(RETRY_SECONDS)
+                self.uri = self.fresh_uri() or self.uri
+            finally:
+                client.close()
+        self.writer.close()
+        self.state["pid"] = None
+        self.save(force=True)
+        self.log("stopped")
+
+    def fresh_uri(self) -> str | None:
+        """Main's URI as the workspace knows it now (``labkit up`` may have moved it)."""
+        if not self.workspace_path:
+            return None
+        try:
+            from labkit.workspace import Workspace
+
+            return Workspace(self.workspace_path).main.uri
+        except Exception:  # the workspace may be mid-restart; keep the old one and retry
+            return None
+
+    def tail(self, client: MongoClient) -> None:
+        oplog = client.local["oplog.rs"]
+        last = self.writer.last_key
+        first = oplog.find_one({}, sort=[("$natural", 1)], projection={"ts": 1})
+        if first is not None and ts_key(first["ts"]) > last:
+            # The entry after our last one is gone: say so, and go on from what is left.
+            gap = {"from": ts_str(ts_from_key(last)), "to": ts_str(first["ts"]), "detected": now_iso()}
+            self.state.setdefault("gaps", []).append(gap)
+            self.log(f"GAP: Main's oplog no longer holds the operations after {gap['from']} "
+                     f"(its oldest entry is {gap['to']}); restores into that range are impossible")
+            last = previous_key(ts_key(first["ts"]))
+            self.writer.last_key = last
+        self.state.update(error=None, tailing=True)
+        self.save(force=True)
+        cursor = oplog.find_raw_batches({"ts": {"$gt": ts_from_key(last)}},
+                                        cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(AWAIT_MS)
+        try:
+            pending_synced = cluster_time(client)
+            while not self.stopping:
+                try:
+                    payload = next(cursor)
+                except StopIteration:
+                    if not cursor.alive:
+                        return  # the server ended the cursor; reopen from the last captured entry
+                    # An empty poll: everything up to the cluster time read before it is captured.
+                    self.state["synced_to"] = ts_str(max(pending_synced, ts_from_key(self.writer.last_key)))
+                    self.save()
+                    pending_synced = cluster_time(client)
+                    continue
+                if not payload:
+                    continue
+                count, _first, last_key = self.writer.append(payload)
+                self.state["last"] = ts_str(ts_from_key(last_key))
+                self.state["last_wall"] = ts_from_key(last_key).as_datetime().isoformat().replace("+00:00", "Z")
+                self.state["captured"] = self.state.get("captured", 0) + count
+                self.save()
+        finally:
+            cursor.close()
+
+    def save(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_save < HEARTBEAT_SECONDS:
+            return
+        self._last_save = now
+        self.state["heartbeat"] = now_iso()
+        self.state["last"] = ts_str(ts_from_key(self.writer.last_key))
+        self.archive.save_capture_state(self.state, fsync=False)
+
+
+def main() -> int:
+    workspace = os.environ.get("LABKIT_WORKSPACE")
+    uri = os.environ.get("LABKIT_MAIN_URI")
+    if not workspace or not uri:
+        print("labkit.capture is started by labkit (backup enable); LABKIT_WORKSPACE and LABKIT_MAIN_URI "
+              "must be set.", file=sys.stderr)
+        return 2
+    from pathlib import Path
+
+    capture = Capture(Archive(Path(workspace) / "backup"), uri, workspace)
+
+    def stop(signum, frame):
+        capture.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    capture.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
