@@ -80,11 +80,13 @@ class _Batch:
 
 
 def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str = "json", header_line: bool = False,
-                fields=None, json_array: bool = False, mode: str = "insert", upsert_fields=None, drop: bool = False,
+                fields=None, json_array: bool = False, mode: str | None = "insert", upsert_fields=None, drop: bool = False,
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
                 quiet: bool = False) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
 
+    ``mode=None`` with ``upsert_fields`` means upsert (mongoimport's --upsertFields without --mode);
+    the default "insert" with ``upsert_fields`` is an error, as --mode=insert is in mongoimport.
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
     TransferError for bad options, input that cannot be opened or an unreachable server.
@@ -222,20 +224,29 @@ class _Pipeline:
             raise ImportFailed(read_error or self.fatal, self.report)
 
     def _read(self, documents) -> None:
+        """Parse, encode and batch; on a document that cannot be read, the ones before it still go."""
+        self._pending: _Batch | None = None
+        try:
+            self._read_all(documents)
+        finally:
+            if self._pending and self._pending.docs and not self.fatal:
+                self._put(self._pending)
+
+    def _new_batch(self, first: int) -> _Batch:
+        self._pending = _Batch(first, [], None if self.mode == "insert" else [])
+        self._pending_bytes = 0
+        return self._pending
+
+    def _read_all(self, documents) -> None:
         encode = bson.encode
         insert_only = self.mode == "insert"
-        docs: list = []
-        selectors: list | None = None if insert_only else []
-        size = 0
-        first = 1
+        batch = self._new_batch(1)
         number = 0
         for doc in documents:
             if self.fatal:
                 return
             number += 1
-            selector = None
-            if not insert_only:
-                selector = selector_for(doc, self.upsert_fields)
+            selector = None if insert_only else selector_for(doc, self.upsert_fields)
             if (insert_only or (selector is None and self.mode != "delete")) and "_id" not in doc:
                 doc["_id"] = ObjectId()  # as the driver does on insert; BSON puts _id first
             try:
@@ -249,16 +260,13 @@ class _Pipeline:
                     f"server's limit of {self.max_doc / 1048576:.0f} MB for one document (maxBsonObjectSize); "
                     "split it or store the large part elsewhere (e.g. GridFS)."
                 )
-            if docs and (size + len(data) > self.batch_bytes or len(docs) >= self.batch_docs):
-                self._put(_Batch(first, docs, selectors))
-                docs, size, first = [], 0, number
-                selectors = None if insert_only else []
-            docs.append(RawBSONDocument(data))
-            if selectors is not None:
-                selectors.append(selector)
-            size += len(data)
-        if docs and not self.fatal:
-            self._put(_Batch(first, docs, selectors))
+            if batch.docs and (self._pending_bytes + len(data) > self.batch_bytes or len(batch.docs) >= self.batch_docs):
+                self._put(batch)
+                batch = self._new_batch(number)
+            batch.docs.append(RawBSONDocument(data))
+            if batch.selectors is not None:
+                batch.selectors.append(selector)
+            self._pending_bytes += len(data)
 
     def _put(self, item, force: bool = False) -> None:
         while True:

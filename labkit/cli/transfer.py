@@ -1,0 +1,130 @@
+"""`labkit export` and `labkit import`: mongoexport and mongoimport, same flags and messages.
+
+Connect with --uri (the mongo-tools way) or with --workspace/--target, which
+uses the lab's own Main or Temp deployment so nobody types a password. Logs
+and the closing line go to stderr, data to stdout or --out; a failure prints
+`Failed: <reason>` (then, for import, the closing line) and exits with 1.
+"""
+from __future__ import annotations
+
+import click
+
+from labkit.cli.common import open_workspace, say
+from labkit.errors import LabkitError
+from labkit.transfer import ImportFailed, export_collection, import_file
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _connection_options(func):
+    options = [
+        click.option("--uri", metavar="URI", help="Connection string, e.g. mongodb://host:27017/ (as in the mongo tools)."),
+        click.option("--workspace", "-w", metavar="DIR", envvar="LABKIT_WORKSPACE",
+                     help="Use this lab workspace's deployment instead of --uri (env LABKIT_WORKSPACE)."),
+        click.option("--target", type=click.Choice(["main", "temp"]), default="main", show_default=True,
+                     help="With --workspace: which deployment, Main or Temp."),
+        click.option("--db", "-d", default="test", show_default=True, help="Database to use."),
+        click.option("--quiet", is_flag=True, help="No progress bar and no log lines."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _connection(uri: str | None, workspace: str | None, target: str):
+    """--uri wins; else the workspace's Main or Temp (its real URI never reaches the screen)."""
+    if uri:
+        return uri
+    if workspace:
+        return open_workspace(workspace).deployment(target)
+    raise click.UsageError("give --uri URI, or --workspace DIR (with --target main|temp) to use the lab's deployments.")
+
+
+def _fail(reason: str) -> None:
+    say(f"Failed: {reason}")
+
+
+@click.command("export", context_settings=CONTEXT)
+@_connection_options
+@click.option("--collection", "-c", required=True, help="Collection to export.")
+@click.option("--query", "-q", metavar="JSON", help='Filter as Extended JSON, e.g. \'{"firstname": {"$exists": true}}\'.')
+@click.option("--fields", "-f", metavar="A,B", help="Fields to export (comma-separated; _id is always included in JSON). Required for CSV.")
+@click.option("--sort", metavar="JSON", help='Sort order as Extended JSON, e.g. \'{"_id": 1}\'.')
+@click.option("--skip", type=click.IntRange(min=0), default=0, help="Documents to skip.")
+@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many documents (0: all).")
+@click.option("--type", "type_", metavar="json|csv", default="json", show_default=True, help="Output format.")
+@click.option("--jsonFormat", "json_format", metavar="relaxed|canonical", default="relaxed", show_default=True,
+              help="Extended JSON v2 mode: canonical keeps every type exactly.")
+@click.option("--jsonArray", "json_array", is_flag=True, help="Write one JSON array instead of one document per line.")
+@click.option("--pretty", is_flag=True, help="Indent the JSON (tabs, as mongoexport).")
+@click.option("--noHeaderLine", "no_header_line", is_flag=True, help="CSV: no line of field names first.")
+@click.option("--out", "-o", metavar="FILE", help="Write here (atomically, owner-only) instead of stdout.")
+def export_command(uri, workspace, target, db, quiet, collection, query, fields, sort, skip, limit, type_, json_format,
+                   json_array, pretty, no_header_line, out):
+    """Export a collection as Extended JSON (one document per line) or CSV, like mongoexport.
+
+    \b
+    labkit export --uri mongodb://127.0.0.1:27017/ -d shop -c customers -o customers.json
+    labkit export -w ./lab --target temp -d shop -c customers \\
+        -q '{"firstname": {"$exists": true}}' -o lost_records.json
+    """
+    try:
+        export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields, sort=sort,
+                          skip=skip, limit=limit, type=type_, json_format=json_format, json_array=json_array,
+                          pretty=pretty, header_line=not no_header_line, out=out, quiet=quiet)
+    except LabkitError as exc:
+        _fail(str(exc))
+        raise SystemExit(1) from None
+
+
+@click.command("import", context_settings=CONTEXT)
+@_connection_options
+@click.option("--collection", "-c", help="Collection to import into (default: the file's name without extension).")
+@click.option("--file", "file_", metavar="FILE", help="File to read (default: stdin).")
+@click.argument("file_arg", metavar="[FILE]", required=False)
+@click.option("--type", "type_", metavar="json|csv|tsv", default="json", show_default=True, help="Input format.")
+@click.option("--headerline", "header_line", is_flag=True, help="CSV/TSV: the first line holds the field names.")
+@click.option("--fields", "-f", metavar="A,B", help="CSV/TSV: field names of the columns, comma-separated.")
+@click.option("--jsonArray", "json_array", is_flag=True, help="The input is one JSON array of documents.")
+@click.option("--mode", metavar="MODE", help="insert (default), upsert (replace matches), merge (update matches' fields) or delete matches.")
+@click.option("--upsertFields", "upsert_fields", metavar="A,B",
+              help="Match on these fields instead of _id (implies --mode upsert when --mode is not given).")
+@click.option("--drop", is_flag=True, help="Drop the collection first.")
+@click.option("--stopOnError", "stop_on_error", is_flag=True, help="Stop at the first write error.")
+@click.option("--maintainInsertionOrder", "maintain_insertion_order", is_flag=True,
+              help="Insert in file order, one batch at a time (implies --stopOnError).")
+@click.option("--numInsertionWorkers", "num_insertion_workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Parallel writers.")
+def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, json_array,
+                   mode, upsert_fields, drop, stop_on_error, maintain_insertion_order, num_insertion_workers):
+    """Import Extended JSON (one document per line, or --jsonArray), CSV or TSV, like mongoimport.
+
+    \b
+    labkit import --uri mongodb://127.0.0.1:27017/ -d shop -c customers --file lost_records.json
+    labkit generate customer360 -n 100 | labkit import -w ./lab -d shop -c customers
+    """
+    if file_ and file_arg and file_ != file_arg:
+        raise click.UsageError("give the file either as --file or as an argument, not both.")
+    path = file_ or file_arg
+    if not collection:
+        if not path:
+            raise click.UsageError("give --collection (-c): reading stdin, there is no file name to take it from.")
+        collection = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        if not quiet:
+            say(f"no collection specified; using filename '{collection}' as collection")
+    try:
+        import_file(_connection(uri, workspace, target), db, collection, path, type=type_, header_line=header_line,
+                    fields=fields, json_array=json_array, mode=mode, upsert_fields=upsert_fields, drop=drop,
+                    stop_on_error=stop_on_error, maintain_insertion_order=maintain_insertion_order,
+                    num_insertion_workers=num_insertion_workers, quiet=quiet)
+    except ImportFailed as exc:
+        _fail(exc.reason)
+        if not quiet:
+            say(exc.report.closing_line())
+        raise SystemExit(1) from None
+    except LabkitError as exc:
+        _fail(str(exc))
+        raise SystemExit(1) from None
+
+
+COMMANDS = [export_command, import_command]
