@@ -96,9 +96,11 @@ class SegmentDamaged(BackupError):
     pass
 
 
-def read_blocks(path: Path, *, skip_through: int | None = None, tolerate_torn_tail: bool = True) -> Iterator[Block]:
+def read_blocks(path: Path, *, skip_through: int | None = None, upto: int | None = None,
+                tolerate_torn_tail: bool = True) -> Iterator[Block]:
     """Blocks of one segment, checksums verified. Blocks whose last entry is <= ``skip_through``
-    are yielded without payload (and without reading it). A torn tail ends the iteration when
+    are yielded without payload (and without reading it); the first block starting after ``upto``
+    ends the iteration unread. A torn tail ends the iteration when
     ``tolerate_torn_tail`` (the newest segment, possibly being written right now)."""
     try:
         f = open(path, "rb")
@@ -120,6 +122,8 @@ def read_blocks(path: Path, *, skip_through: int | None = None, tolerate_torn_ta
             if magic != BLOCK_MAGIC:
                 raise SegmentDamaged(f"The oplog segment {path} is damaged: no block starts at byte {offset} "
                                      "(checksum/format check failed).")
+            if upto is not None and first > upto:
+                return
             if skip_through is not None and last <= skip_through:
                 f.seek(length, os.SEEK_CUR)
                 end = f.tell()
@@ -226,9 +230,7 @@ def read_entries(directory: Path, after: int, upto: int) -> Iterator[dict]:
         if index + 1 < len(segments) and segments[index + 1][0] <= after:
             continue  # every entry of this segment is older than the next segment's first
         newest = index + 1 == len(segments)
-        for block in read_blocks(path, skip_through=after, tolerate_torn_tail=newest):
-            if block.first > upto:
-                return
+        for block in read_blocks(path, skip_through=after, upto=upto, tolerate_torn_tail=newest):
             if block.payload is None:
                 continue
             for entry in bson.decode_all(block.payload, ENTRY_OPTIONS):
@@ -239,18 +241,19 @@ def read_entries(directory: Path, after: int, upto: int) -> Iterator[dict]:
                     yield entry
 
 
-def count_entries(directory: Path, after: int, upto: int) -> int:
-    """Roughly how many entries ``read_entries`` will yield (whole blocks), for progress bars."""
+def verify_range(directory: Path, after: int, upto: int) -> int:
+    """Check the checksum of every block ``read_entries(after, upto)`` needs; return its entry count."""
     total = 0
-    for first, path in list_segments(directory):
+    segments = list_segments(directory)
+    for index, (first, path) in enumerate(segments):
         if first > upto:
             break
-        try:
-            for block in read_blocks(path, skip_through=1 << 64, tolerate_torn_tail=True):
-                if block.last > after and block.first <= upto:
-                    total += block.count
-        except BackupError:
-            break  # read_entries reports the damage with its details
+        if index + 1 < len(segments) and segments[index + 1][0] <= after:
+            continue
+        newest = index + 1 == len(segments)
+        for block in read_blocks(path, skip_through=after, upto=upto, tolerate_torn_tail=newest):
+            if block.payload is not None:
+                total += block.count
     return total
 
 

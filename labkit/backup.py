@@ -31,8 +31,8 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from labkit import procs
-from labkit.archive import Archive, dump_path, iter_dump, metadata_json, now_iso, read_blocks, read_entries, \
-    list_segments, read_metadata, write_json_atomic
+from labkit.archive import Archive, dump_path, iter_dump, metadata_json, now_iso, read_entries, read_metadata, \
+    verify_range, write_json_atomic
 from labkit.capture import cluster_time
 from labkit.deploy import LABELS, SYSTEM_DATABASES
 from labkit.errors import BackupError, LabkitError
@@ -356,7 +356,7 @@ class Backup:
         plan = self._plan_targets(target, sources, renames)
         full = namespaces is None and not renames
         deployment = self.ws.deployment(target)
-        entries_total = self._verify_oplog(before, bound)
+        entries_total = verify_range(self.archive.oplog_dir, before, bound)  # damage found before the target is touched
         self._wait_for_capture_to_reach(point, wait)
         client = MongoClient(deployment.uri, serverSelectionTimeoutMS=TARGET_TIMEOUT_MS,
                              connectTimeoutMS=TARGET_TIMEOUT_MS, tz_aware=True)
@@ -497,23 +497,6 @@ class Backup:
             raise BackupError(f"--rename onto {', '.join(clash)} would replace live data on Main. Choose a new "
                               "namespace name (an earlier restore's result may be replaced).")
         return plan
-
-    def _verify_oplog(self, before: int, bound: int) -> int:
-        """Check every captured block the restore needs before the target is touched; count its entries."""
-        total = 0
-        segments = list_segments(self.archive.oplog_dir)
-        for index, (first, path) in enumerate(segments):
-            if first > bound:
-                break
-            if index + 1 < len(segments) and segments[index + 1][0] <= before:
-                continue
-            newest = index + 1 == len(segments)
-            for block in read_blocks(path, skip_through=before, tolerate_torn_tail=newest):
-                if block.first > bound:
-                    break
-                if block.payload is not None:
-                    total += block.count
-        return total
 
     def _wait_for_capture_to_reach(self, point: RestorePoint, wait: float) -> None:
         """Every operation <= T that exists must be captured; T must also have passed on Main."""

@@ -27,7 +27,8 @@ from labkit.errors import BackupError
 MAX_INC = 0xFFFFFFFF
 UTC = dt.timezone.utc
 
-_TS_RE = re.compile(r"^\s*(\d{9,11}):(\d{1,10})\s*$")
+_TS_RE = re.compile(r"^\s*(\d+):(\d{1,10})\s*$")
+_TYPED_TS_RE = re.compile(r"^\s*\d{9,11}:\d+\s*$")  # as typed: not to be confused with HH:MM
 _LOCAL_RE = re.compile(r"^\s*(?:(\d{4}-\d{2}-\d{2})[ T])?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*$")
 FORMATS_HELP = (
     "an ISO-8601 time with offset (2026-03-01T14:05:30Z, 2026-03-01T15:05:30+01:00), a local time "
@@ -107,7 +108,7 @@ def parse_time(text: str, marks: dict | None = None, now: dt.datetime | None = N
     raw = text.strip()
     if raw.startswith("mark:"):
         return _mark_point(raw, marks or {})
-    if _TS_RE.match(raw):
+    if _TYPED_TS_RE.match(raw):
         ts = ts_parse(raw)
         return RestorePoint(raw, "timestamp", ts, dt.datetime.fromtimestamp(ts.time, UTC))
     moment = _wall_time(raw, now)
