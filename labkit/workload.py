@@ -1,0 +1,436 @@
+"""The continuous-insert application: a live workload that proves it never stopped.
+
+It inserts one small document at a steady rate into Main's ``test.customers``
+(by default) until stopped, and keeps count of everything: acknowledged
+inserts, retries, latencies, the longest pause. Each document carries the run
+id, a sequence number ``seq`` (1, 2, 3, ... per run) and the client time, and
+its ``_id`` is derived from (run, seq), so a retried insert can never create
+a duplicate. It never carries ``firstname``: the lab's recovery query
+``{"firstname": {"$exists": true}}`` must not select it.
+
+Run it in the foreground (``run_foreground``, ``labkit insert``) or as the
+workspace's background process (``Workload(ws).start()``, ``labkit workload
+start``), which is ``python -m labkit.workload`` with Main's real URI in its
+environment. On stop, the report verifies the run against the database:
+every acknowledged insert present, seqs contiguous, nothing duplicated.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+
+from labkit.errors import ConfigError, DeploymentError, LabkitError, WorkloadError
+from labkit.uris import mask_uri, password_of, redact, validate_uri
+from labkit.workload_stats import RunStats, WorkloadReport, build_report, format_status, read_json, write_json_atomic
+
+DEFAULT_RATE = 10.0
+MAX_RATE = 100_000.0
+CATCH_UP_LIMIT_S = 1.0  # further behind schedule than this: skip the missed slots instead of bursting
+BACKOFF_FIRST_S, BACKOFF_CAP_S = 0.05, 1.0
+STATS_EVERY_S = 0.5
+REREAD_URI_EVERY_S = 1.0  # while unreachable and owned by a workspace: ask it where Main is now
+CONNECT_CHECK_MS = 5_000
+PROCESS_NAME = "workload"
+# Server error codes meaning "restarting, stepping down or briefly unable": retry.
+TRANSIENT_CODES = {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 50, 64}
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def document_id(run_id: str, seq: int) -> str:
+    """Deterministic: the same (run, seq) always has the same _id; ids of a run sort by seq."""
+    return f"{run_id}-{seq:09d}"
+
+
+def is_transient(exc: PyMongoError) -> bool:
+    """Network trouble, a restarting or stepping-down server, timeouts: worth retrying as is."""
+    if isinstance(exc, ConnectionFailure) or getattr(exc, "timeout", False):
+        return True
+    if exc.has_error_label("RetryableWriteError"):
+        return True
+    return isinstance(exc, OperationFailure) and exc.code in TRANSIENT_CODES
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def validate_rate(rate) -> float:
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        raise ConfigError(f"The rate {rate!r} is not a number: give inserts per second, such as 10.") from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_RATE:
+        raise ConfigError(f"The rate must be more than 0 and at most {MAX_RATE:g} inserts per second, not {rate!r}.")
+    return value
+
+
+def validate_duration(duration) -> float | None:
+    if duration is None:
+        return None
+    try:
+        value = float(duration)
+    except (TypeError, ValueError):
+        raise ConfigError(f"The duration {duration!r} is not a number of seconds.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"The duration must be a positive number of seconds, not {duration!r}. Leave it out to run until stopped.")
+    return value
+
+
+def validate_namespace(db: str, collection: str) -> None:
+    if not db or any(c in db for c in '/\\. "$\0') or len(db) > 63:
+        raise ConfigError(f"{db!r} is not a valid database name (no spaces or / \\ . \" $ characters, at most 63).")
+    if not collection or "$" in collection or "\0" in collection or collection.startswith("system."):
+        raise ConfigError(f"{collection!r} is not a valid collection name (not empty, no $, not system.*).")
+
+
+def connect(uri: str, timeout_ms: int = 1_000) -> MongoClient:
+    # retryWrites off: every retry is ours, so it is counted and a duplicate-key
+    # answer can only mean that an earlier attempt of ours landed.
+    # w=majority + j: acknowledged means durable, even across a kill -9 of the server.
+    return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=max(timeout_ms, 2_000),
+                       socketTimeoutMS=10_000, retryWrites=False, w="majority", journal=True,
+                       tz_aware=True, appname="labkit-workload")
+
+
+def check_reachable(uri: str, label: str = "the server") -> None:
+    """Fail fast with a clear message when nothing answers at ``uri``."""
+    client = connect(uri, CONNECT_CHECK_MS)
+    try:
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        reason = redact(str(exc).split(", Timeout:")[0], password_of(uri))
+        raise DeploymentError(
+            f"Cannot reach {label} at {mask_uri(uri)} within {CONNECT_CHECK_MS // 1000} s: {reason}. "
+            "Check the host and port (is the server running? labkit up starts the lab's servers)."
+        ) from None
+    finally:
+        client.close()
+
+
+# --- the insert loop ------------------------------------------------------------------------
+
+
+class InsertLoop:
+    """Inserts at ``rate`` per second on an absolute schedule (slot n at t0 + n/rate) until stopped."""
+
+    def __init__(self, uri: str, db: str, collection: str, rate: float, run_id: str | None = None,
+                 stats_path: Path | None = None, workspace_path: str | None = None,
+                 status_every: float | None = None, say=None):
+        self.uri = uri
+        self.db, self.collection, self.rate = db, collection, rate
+        self.run_id = run_id or new_run_id()
+        self.stats_path = Path(stats_path) if stats_path else None
+        self.workspace_path = workspace_path
+        self.status_every = status_every
+        self.say = say or (lambda line: None)
+        self.stats = RunStats(self.run_id, db, collection, rate, mask_uri(uri))
+        self.client = connect(uri)
+        self._uri_checked = 0.0
+
+    @property
+    def coll(self):
+        return self.client[self.db][self.collection]
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> dict:
+        """Insert until ``stop`` is set (or ``duration`` s passed); return the final stats snapshot."""
+        reporter = threading.Thread(target=self._report, args=(stop,), name="workload-stats", daemon=True)
+        done = threading.Event()
+        self._done = done
+        self._write(self.stats.snapshot(running=True))  # the file exists as soon as the run does
+        reporter.start()
+        try:
+            self._loop(stop, duration)
+        finally:
+            done.set()
+            reporter.join(timeout=5)
+            final = self.stats.snapshot(running=False)
+            self._write(final)
+            self.client.close()
+        return final
+
+    def _loop(self, stop: threading.Event, duration: float | None) -> None:
+        interval = 1.0 / self.rate
+        t0 = time.monotonic()
+        end = t0 + duration if duration else None
+        slot = 0  # slots since t0 (inserted or skipped)
+        seq = 0
+        while not stop.is_set():
+            due = t0 + slot * interval
+            if end is not None and due >= end:
+                return
+            now = time.monotonic()
+            if due > now:
+                if stop.wait(due - now):
+                    return
+            elif now - due > CATCH_UP_LIMIT_S:
+                # After an outage or a stall, resume the steady rate instead of bursting to catch up.
+                missed = int((now - due) / interval)
+                self.stats.skipped(missed)
+                slot += missed
+            seq += 1
+            if not self._insert(seq, stop):
+                return
+            slot += 1
+
+    def _insert(self, seq: int, stop: threading.Event) -> bool:
+        """Insert document ``seq``, retrying until acknowledged (True) or stopped (False)."""
+        doc = {"_id": document_id(self.run_id, seq), "seq": seq, "run": self.run_id,
+               "client_time": dt.datetime.now(dt.timezone.utc)}
+        started = time.perf_counter()
+        backoff = BACKOFF_FIRST_S
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                self.coll.insert_one(doc)
+                break
+            except DuplicateKeyError:
+                if attempts > 1:
+                    break  # an earlier attempt landed but its answer was lost: count it once
+                raise WorkloadError(f"A document with _id {doc['_id']!r} already exists: the run id "
+                                    f"{self.run_id!r} was used before. Start a new run.") from None
+            except PyMongoError as exc:
+                transient = is_transient(exc)
+                message = redact(str(exc).split(", Timeout:")[0], password_of(self.uri))[:300]
+                if not transient and self.stats.acknowledged == 0:
+                    raise WorkloadError(f"The server refused the first insert into {self.db}.{self.collection}: {message}") from None
+                self.stats.error(message, transient)
+                if transient:
+                    self._follow_workspace()
+            if stop.wait(backoff):
+                self.stats.in_doubt_seq = seq  # sent at least once, never acknowledged
+                return False
+            backoff = min(backoff * 2, BACKOFF_CAP_S)
+        self.stats.acknowledged_insert(time.perf_counter() - started)
+        return True
+
+    def _follow_workspace(self) -> None:
+        """`labkit up` may have restarted Main on another port: reconnect there."""
+        if not self.workspace_path or time.monotonic() - self._uri_checked < REREAD_URI_EVERY_S:
+            return
+        self._uri_checked = time.monotonic()
+        try:
+            from labkit.workspace import Workspace
+
+            uri = Workspace(self.workspace_path).main.uri
+        except Exception:  # the workspace may be mid-restart; try again later
+            return
+        if uri != self.uri:
+            self.say(f"Main moved to {mask_uri(uri)}: reconnecting.")
+            self.client.close()
+            self.uri = uri
+            self.client = connect(uri)
+
+    def _report(self, stop: threading.Event) -> None:
+        last_line = time.monotonic()
+        while not self._done.wait(STATS_EVERY_S):
+            snapshot = self.stats.snapshot(running=True)
+            self._write(snapshot)
+            if self.status_every and time.monotonic() - last_line >= self.status_every:
+                last_line = time.monotonic()
+                self.say(format_status(snapshot))
+
+    def _write(self, snapshot: dict) -> None:
+        if self.stats_path:
+            try:
+                write_json_atomic(self.stats_path, snapshot)
+            except OSError as exc:  # a full disk must not stop the application itself
+                self.say(f"Cannot write the stats file {self.stats_path}: {exc}")
+
+
+# --- foreground run -------------------------------------------------------------------------
+
+
+def run_foreground(uri: str, db: str = "test", collection: str = "customers", rate: float = DEFAULT_RATE,
+                   duration: float | None = None, stats_path: str | os.PathLike | None = None,
+                   run_id: str | None = None, status_every: float | None = 5.0, say=None,
+                   stop: threading.Event | None = None, verify_at_end: bool = True) -> WorkloadReport:
+    """Run the application until SIGINT/SIGTERM, ``stop`` or ``duration``; return the final report."""
+    uri = validate_uri(uri)
+    rate = validate_rate(rate)
+    duration = validate_duration(duration)
+    validate_namespace(db, collection)
+    if stats_path:
+        stats_path = Path(stats_path).expanduser().absolute()
+        if not stats_path.parent.is_dir():
+            raise ConfigError(f"Cannot write the stats file {stats_path}: the folder {stats_path.parent} does not exist.")
+    check_reachable(uri)
+    stop = stop or threading.Event()
+    loop = InsertLoop(uri, db, collection, rate, run_id=run_id, stats_path=stats_path,
+                      workspace_path=os.environ.get("LABKIT_WORKSPACE"), status_every=status_every, say=say)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        final = loop.run(stop, duration)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if not verify_at_end:
+        return build_report(final)
+    client = connect(loop.uri, 10_000)
+    try:
+        return build_report(final, client[db][collection])
+    finally:
+        client.close()
+
+
+# --- the workspace's background process ---------------------------------------------------------
+
+
+class Workload:
+    """The workspace's continuous-insert process: start, watch, stop."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    @property
+    def stats_path(self) -> Path:
+        return self.ws.path / "workload" / "stats.json"
+
+    def running(self) -> bool:
+        return self.ws.process_alive(PROCESS_NAME)
+
+    def start(self, rate: float = DEFAULT_RATE, db: str = "test", collection: str = "customers") -> dict:
+        """Start inserting into Main in a background process; returns its run id, pid and stats file."""
+        rate = validate_rate(rate)
+        validate_namespace(db, collection)
+        self.ws.require_up()
+        with self.ws.locked():  # two simultaneous starts must not both pass the check
+            if self.running():
+                current = self.ws.read().get("workload", {})
+                raise WorkloadError(
+                    f"A workload is already running in this workspace (run {current.get('run_id')}, "
+                    f"{current.get('rate', '?')}/s into {current.get('db')}.{current.get('collection')}, "
+                    f"pid {self.ws.process_record(PROCESS_NAME)['pid']}); not starting another. "
+                    "Stop it first with labkit workload stop."
+                )
+            main = self.ws.main
+            check_reachable(main.uri, main.label)
+            run_id = new_run_id()
+            self.ws.ensure_dir("workload")
+            self.stats_path.unlink(missing_ok=True)
+            args = [sys.executable, "-m", "labkit.workload", "--db", db, "--collection", collection,
+                    "--rate", repr(rate), "--stats", str(self.stats_path), "--run-id", run_id]
+            pid = self.ws.start_process(PROCESS_NAME, args, stop_rank=10, stop_timeout=15)
+            info = {"run_id": run_id, "pid": pid, "rate": rate, "db": db, "collection": collection,
+                    "stats_file": str(self.stats_path), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            with self.ws.edit() as state:
+                state["workload"] = dict(info)
+        self._wait_for_first_stats(pid)
+        return info
+
+    def _wait_for_first_stats(self, pid: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.stats_path.exists():
+                return
+            if not self.running():
+                record = self.ws.process_record(PROCESS_NAME) or {}
+                from labkit.procs import tail
+
+                raise WorkloadError(f"The workload process (pid {pid}) ended right after starting. "
+                                    f"Last lines of its log {record.get('log')}:\n{tail(Path(record.get('log', '')))}")
+            time.sleep(0.1)
+
+    def stats(self) -> dict | None:
+        """The latest statistics (see ``RunStats.snapshot``), or None before the first start."""
+        stats = read_json(self.stats_path)
+        if stats is None:
+            return None
+        if stats.get("running") and not self.running():
+            stats["running"], stats["state"] = False, "died"  # killed without writing its final stats
+        return stats
+
+    def stop(self) -> WorkloadReport:
+        """Stop the process and return its report, verified against Main."""
+        if not self.running():
+            raise WorkloadError(self._not_running_message())
+        self.ws.stop_process(PROCESS_NAME)
+        stats = self.stats()
+        if stats is None:
+            raise WorkloadError(f"The workload stopped but left no statistics in {self.stats_path}.")
+        collection, error = None, None
+        try:
+            collection = self.ws.main.client[stats["db"]][stats["collection"]]
+        except LabkitError as exc:
+            error = str(exc)
+        report = build_report(stats, collection)
+        if error:
+            report.verification_error = error
+        with self.ws.edit() as state:
+            state.setdefault("workload", {})["last_report"] = report.to_dict()
+        return report
+
+    def _not_running_message(self) -> str:
+        info = self.ws.read().get("workload") if self.ws.exists() else None
+        if not info:
+            return "No workload is running in this workspace: start one with labkit workload start."
+        if info.get("last_report"):
+            return f"No workload is running: the last one (run {info['run_id']}) was already stopped. Start one with labkit workload start."
+        record = self.ws.process_record(PROCESS_NAME) or {}
+        return (f"No workload is running: the last one (run {info['run_id']}) ended without being stopped. "
+                f"See its log {record.get('log')} and its last statistics with labkit workload status.")
+
+    def summary(self) -> dict | None:
+        """A few figures for `labkit status`; None if no workload was ever started here."""
+        info = self.ws.read().get("workload")
+        if not info:
+            return None
+        stats = self.stats() or {}
+        result = {"run_id": info["run_id"], "namespace": f"{info['db']}.{info['collection']}",
+                  "running": bool(stats.get("running")), "target_rate": info["rate"],
+                  "acknowledged": stats.get("acknowledged", 0), "rate": stats.get("rate"),
+                  "p99_ms": (stats.get("latency_ms") or {}).get("p99"), "max_gap_ms": stats.get("max_gap_ms"),
+                  "retries": stats.get("retries", 0)}
+        if stats.get("state") == "retrying":
+            result["last_error"] = stats.get("last_error")
+        if info.get("last_report"):
+            result["verified_ok"] = info["last_report"]["ok"]
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the background process; Main's real URI comes from the environment."""
+    parser = argparse.ArgumentParser(prog="python -m labkit.workload", description=__doc__.split("\n")[0])
+    parser.add_argument("--db", default="test")
+    parser.add_argument("--collection", default="customers")
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE)
+    parser.add_argument("--stats", required=True)
+    parser.add_argument("--run-id")
+    parser.add_argument("--uri-env", default="LABKIT_MAIN_URI", help="environment variable holding the URI")
+    parser.add_argument("--labkit-process", help="marker identifying the process; ignored")
+    args = parser.parse_args(argv)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+    try:
+        uri = os.environ.get(args.uri_env)
+        if not uri:
+            raise ConfigError(f"The environment variable {args.uri_env} with the server's URI is not set.")
+        report = run_foreground(uri, args.db, args.collection, args.rate, stats_path=args.stats, run_id=args.run_id,
+                                status_every=10.0, say=say, verify_at_end=False)
+    except LabkitError as exc:
+        say(f"Error: {exc}")
+        return 1
+    say(f"Stopped: run {report.run_id}, {report.acknowledged} acknowledged insert(s). "
+        "labkit workload stop verifies them against the database.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
