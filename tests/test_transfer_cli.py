@@ -1,0 +1,101 @@
+"""`labkit export` / `labkit import` as a learner runs them (the real executable)."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+
+@pytest.fixture
+def customers(db):
+    db.customers.insert_many([{"_id": i, "firstname": f"c{i}"} for i in range(3)] + [{"_id": 9, "lastname": "x"}])
+    return db
+
+
+def test_export_to_stdout_and_import_from_stdin(server, customers, labkit_cli):
+    result = labkit_cli("export", "--uri", server.uri, "-d", customers.name, "-c", "customers",
+                        "-q", '{"firstname": {"$exists": true}}', "--sort", '{"_id": -1}', "--jsonFormat", "canonical")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["_id"] for line in result.stdout.splitlines()] == [{"$numberInt": str(i)} for i in (2, 1, 0)]
+    assert result.stderr.splitlines()[-1] == "exported 3 records"
+    assert result.stderr.splitlines()[0].startswith("connected to: mongodb://127.0.0.1:")
+
+    imported = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "-c", "copy", input=result.stdout)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stderr.splitlines()[-1] == "3 document(s) imported successfully. 0 document(s) failed to import."
+    assert customers.copy.count_documents({}) == 3
+
+
+def test_export_to_file_then_import_it_again_reports_duplicates(server, customers, labkit_cli, tmp_path):
+    out = tmp_path / "lost_records.json"
+    result = labkit_cli("export", "--uri", server.uri, "--db", customers.name, "--collection", "customers", "--out", str(out))
+    assert result.returncode == 0 and result.stdout == ""
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600 and len(out.read_text().splitlines()) == 4
+    again = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "-c", "customers", "--file", str(out))
+    assert again.returncode == 0
+    assert again.stderr.count("continuing through error: E11000 duplicate key") == 4
+    assert again.stderr.splitlines()[-1] == "0 document(s) imported successfully. 4 document(s) failed to import."
+    # --upsertFields alone implies upsert; the file name gives the collection when -c is missing
+    upsert = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "--upsertFields", "_id", str(out), "--quiet")
+    assert upsert.returncode == 0 and upsert.stderr == ""
+    assert customers.lost_records.count_documents({}) == 4
+
+
+def test_malformed_line_fails_like_mongoimport(server, db, labkit_cli):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c",
+                        input='{"_id": 1}\n{"_id": 2,, }\n{"_id": 3}\n')
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-2].startswith("Failed: error processing document #2 (line 2, column 11): Expecting property name")
+    assert lines[-1] == "1 document(s) imported successfully. 0 document(s) failed to import."
+    assert "Traceback" not in result.stderr and db.c.count_documents({}) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["import", "--mode", "replace"], "Failed: invalid --mode argument: replace"),
+    (["import", "--mode", "insert", "--upsertFields", "a"], "Failed: cannot use --upsertFields with --mode=insert"),
+    (["import", "--type", "csv"], "Failed: must specify --fields or --headerline"),
+    (["import", "--file", "/nonexistent/x.json"], "Failed: open /nonexistent/x.json: no such file"),
+    (["export", "-q", "{oops}"], "Failed: error parsing query as Extended JSON"),
+    (["export", "--sort", "{\"a\":"], "Failed: error parsing sort as Extended JSON"),
+    (["export", "--type", "csv"], "Failed: CSV mode requires a field list"),
+])
+def test_bad_input_prints_failed_and_exits_1(server, db, labkit_cli, args, message):
+    result = labkit_cli(*args, "--uri", server.uri, "-d", db.name, "-c", "c", input="")
+    assert result.returncode == 1 and result.stderr.splitlines()[0].startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_uri_never_shows_the_password(labkit_cli):
+    result = labkit_cli("export", "--uri", "mongodb://ann:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300",
+                        "-d", "d", "-c", "c")
+    assert result.returncode == 1 and result.stderr.startswith("Failed: error connecting to host")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_workspace_target_instead_of_uri(server, labkit_cli, tmp_path, clean_env):
+    """--workspace/--target resolve the real URI from the lab; here a workspace over the session
+    server given by URI (Main and Temp are then the same server: the databases tell them apart)."""
+    from labkit.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    ws.up(main_uri=server.uri, temp_uri=server.uri)
+    env = {**os.environ, **ws.child_env()}
+    main_db, temp_db = server.new_db_name(), server.new_db_name()
+    try:
+        server.client[temp_db].customers.insert_many([{"_id": 1, "firstname": "a"}, {"_id": 2, "lastname": "b"}])
+        server.client[main_db].customers.insert_one({"_id": 2, "lastname": "b"})
+        out = tmp_path / "lost.json"
+        exported = labkit_cli("export", "--workspace", str(ws.path), "--target", "temp", "-d", temp_db, "-c", "customers",
+                              "-q", '{"firstname": {"$exists": true}}', "-o", str(out), env=env)
+        assert exported.returncode == 0, exported.stderr
+        imported = labkit_cli("import", "-w", str(ws.path), "--target", "main", "-d", main_db, "-c", "customers",
+                              "--file", str(out), env=env)
+        assert imported.returncode == 0, imported.stderr
+        assert sorted(d["_id"] for d in server.client[main_db].customers.find()) == [1, 2]
+    finally:
+        ws.down()
+        server.client.drop_database(main_db)
+        server.client.drop_database(temp_db)
