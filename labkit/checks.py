@@ -365,17 +365,8 @@ def check_pitr_export_import(ws, step, details) -> str:
 def _restore_point(restore: dict) -> Timestamp | None:
     """The oplog timestamp the restore went back to, from its report."""
     report = restore.get("report")
-    if isinstance(report, dict):
-        for key in ("to_ts", "target_ts", "ts", "timestamp", "resolved_ts"):
-            value = report.get(key)
-            if isinstance(value, dict) and "$timestamp" in value:
-                return Timestamp(value["$timestamp"]["t"], value["$timestamp"]["i"])
-            if isinstance(value, str) and ":" in value:
-                try:
-                    return _ts(value)
-                except ValueError:
-                    continue
-    return None
+    bound = report.get("point", {}).get("bound") if isinstance(report, dict) else None
+    return _ts(bound) if bound else None
 
 
 def _compare_with_generated(ws, main, run) -> tuple[int, int]:

@@ -196,9 +196,8 @@ def create_clusters(ws: Workspace, target: str = "embedded", main_uri_env: str =
                     temp_uri_env: str = URI_ENV["temp"]) -> None:
     """Main and Temp up, and continuous backup (oplog capture) turned on for Main."""
     connect(ws, target, main_uri_env, temp_uri_env)
-    backup = ws.backup
-    result = backup.enable()
-    print(f"Continuous backup of Main: on{_describe(result)}")
+    ws.backup.enable()
+    print("Continuous backup of Main: on (every operation on Main is captured from now on).")
 
 
 def template_path(template: str) -> Path:
@@ -219,7 +218,6 @@ def template_path(template: str) -> Path:
 
 def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", seed: int | None = 42) -> None:
     """``mgeneratejs TEMPLATE -n N | mongoimport -d test -c customers``: generate, save, import into Main."""
-    from labkit.generate import generate, load_template
     from labkit.transfer import import_file
 
     folder = ws.ensure_dir("lab")
@@ -227,10 +225,10 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
     loaded = ws.read().get("labrun", {}).get("customers") or {}
     same = (loaded.get("n"), loaded.get("template"), loaded.get("seed")) == (n, template, seed)
     if not (same and generated.exists()):
-        spec = load_template(template_path(template))
+        path = template_path(template)
         tmp = generated.with_name(f".{generated.name}.tmp")
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-            for doc in generate(spec, n, seed=seed):
+            for doc in _generate(path, n, seed):
                 # Our own _id, so the check can compare each restored customer with what was generated.
                 doc = {"_id": doc.pop("_id", None) or ObjectId(), **doc}
                 out.write(json_util.dumps(doc, json_options=CANONICAL) + "\n")
@@ -238,11 +236,18 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
     report = import_file(ws.main.client, DB, COLLECTION, str(generated), mode="insert", quiet=True)
     _record(ws, "customers", {"n": n, "template": template, "seed": seed, "file": str(generated),
                               "imported": report.imported, "failed": report.failed, "time": now_iso()})
-    ws.log_event("load", count=report.imported, failed=report.failed)
-    print(f"Generated {n} customers from {template} (seed {seed}) into {generated}")
+    ws.log_event("load", count=report.imported)
+    print(f"Generated {n} customers from the {template} template (seed {seed}).")
     print(report.closing_line())
     if same and report.failed and not report.imported:
         print("(They were already loaded: the same customers were not inserted twice.)")
+
+
+def _generate(path: Path, n: int, seed):
+    """The template's documents (the same template, n and seed give the same documents)."""
+    from labkit.generate.engine import compile_template
+
+    return compile_template(path.read_text(), source=str(path)).documents(n, seed=seed)
 
 
 def start_workload(ws: Workspace, rate: float = 10.0) -> None:
@@ -252,13 +257,16 @@ def start_workload(ws: Workspace, rate: float = 10.0) -> None:
         print("The application is already running:", _short_stats(workload.stats()))
         return
     info = workload.start(rate=rate, db=DB, collection=COLLECTION)
+    ws.log_event("workload-start", rate=rate)
     print(f"The application inserts {rate:g} documents/s into {DB}.{COLLECTION} (run {info['run_id']}).")
 
 
 def take_snapshot(ws: Workspace) -> None:
     """A base snapshot of Main, taken while the application writes."""
-    snapshot = ws.backup.snapshot()
-    print(f"Snapshot taken{_describe(snapshot)}")
+    snapshot = ws.backup.snapshot(progress=False)
+    ws.log_event("snapshot", name=snapshot["id"])
+    print(f"Snapshot {snapshot['id']}: {snapshot['documents']} documents in {snapshot['namespaces']} namespace(s), "
+          f"consistent at {snapshot['consistent']}.")
 
 
 # --- execute -----------------------------------------------------------------------------------
@@ -270,9 +278,10 @@ def verify_present(ws: Workspace, mark: str = MARK) -> None:
     count = coll.count_documents(recovery_query(ws))
     total = coll.count_documents({})
     noted = ws.mark(mark)
+    ws.log_event("mark", name=mark)
     _record(ws, "present", {"count": count, "total": total, "mark": mark, "time": now_iso()})
     print(f"Main holds {count} customers ({total} documents in {DB}.{COLLECTION}).")
-    print(f"Mark {mark!r} noted{_describe(noted)}")
+    print(f"Mark {mark!r} noted: {noted['shown']}, oplog timestamp {noted['ts']}.")
 
 
 def delete_customers(ws: Workspace, query=None) -> None:
@@ -295,9 +304,11 @@ def delete_customers(ws: Workspace, query=None) -> None:
 def restore_to_temp(ws: Workspace, to: str = f"mark:{MARK}") -> None:
     """Atlas "Point in Time Restore" of Main onto Temp, to the noted time."""
     started = time.monotonic()
-    report = ws.backup.restore(to, namespaces=[f"{DB}.{COLLECTION}"], target="temp")
+    report = ws.backup.restore(to, namespaces=[f"{DB}.{COLLECTION}"], target="temp", progress=False)
     seconds = time.monotonic() - started
     _record(ws, "restore", {"to": to, "seconds": round(seconds, 3), "time": now_iso(), "report": _jsonable(report)})
+    ws.log_event("restore", point=report.point.get("utc"), documents=sum(
+        (info.get("documents") or 0) for info in report.namespaces.values()))
     print(report)
     print(f"Temp now holds {ws.temp.client[DB][COLLECTION].count_documents(recovery_query(ws))} customers "
           f"(restored in {seconds:.1f} s).")
@@ -334,11 +345,43 @@ def finish(ws: Workspace) -> None:
     workload = ws.workload
     if workload.running():
         report = workload.stop()
+        ws.log_event("workload-stop", acknowledged=report.acknowledged)
         print(report)
         _record(ws, "workload_report", report.to_dict())
     else:
         print("The application is not running.")
     progress(ws)
+
+
+# --- watching (ipywidgets; static renderings in executed notebooks) ----------------------------
+
+
+def watch(ws: Workspace):
+    """Show the live counts panel (Main and Temp, the application); returns it for ``stop_watching``."""
+    if not ws.is_up():
+        print("Main and Temp are not up yet: nothing to watch.")
+        return None
+    from labkit.widgets import LiveCounts
+
+    panel = LiveCounts(ws, namespace=f"{DB}.{COLLECTION}", query=recovery_query(ws))
+    panel.show()
+    return panel
+
+
+def stop_watching(panel) -> None:
+    """Stop refreshing the panel and leave its final counts in the notebook."""
+    if panel is not None:
+        panel.stop()
+
+
+def timeline(ws: Workspace) -> None:
+    """Draw the recovery timeline once: counts over time with the lab's events."""
+    if not ws.exists():
+        print("There is no lab workspace yet: nothing to draw.")
+        return
+    from labkit.widgets import summary
+
+    summary(ws, namespace=f"{DB}.{COLLECTION}", query=recovery_query(ws))
 
 
 # --- checks and progress -----------------------------------------------------------------------
@@ -361,13 +404,6 @@ def _short_stats(stats: dict | None) -> str:
         return "no statistics yet"
     return (f"{stats.get('acknowledged', 0)} inserts acknowledged, {stats.get('failures', 0)} failures, "
             f"max gap {stats.get('max_gap_ms')} ms")
-
-
-def _describe(value) -> str:
-    if value is None:
-        return "."
-    text = str(value).strip()
-    return f": {text}" if "\n" not in text else f":\n{text}"
 
 
 def _jsonable(value):
