@@ -31,7 +31,7 @@ from labkit.archive import Archive, OplogWriter, now_iso
 from labkit.timespec import MAX_INC, ts_from_key, ts_key, ts_str
 
 HEARTBEAT_SECONDS = 0.5
-AWAIT_MS = 500
+AWAIT_MS = 200  # an empty poll at least this often: restores waiting for the capture see progress soon
 RETRY_SECONDS = 1.0
 
 
@@ -131,7 +131,7 @@ class Capture:
                         return  # the server ended the cursor; reopen from the last captured entry
                     # An empty poll: everything up to the cluster time read before it is captured.
                     self.state["synced_to"] = ts_str(max(pending_synced, ts_from_key(self.writer.last_key)))
-                    self.save()
+                    self.save(force=True)
                     pending_synced = cluster_time(client)
                     continue
                 if not payload:
