@@ -14,13 +14,12 @@ import os
 import re
 import shutil
 import time
-from pathlib import Path
 
 from bson import json_util
 from bson.objectid import ObjectId
 
 from labkit import checks, labs
-from labkit.errors import ConfigError, LabError
+from labkit.errors import LabError
 from labkit.workspace import URI_ENV, Workspace, now_iso
 
 TOPIC = labs.topic()
@@ -200,24 +199,9 @@ def create_clusters(ws: Workspace, target: str = "embedded", main_uri_env: str =
     print("Continuous backup of Main: on (every operation on Main is captured from now on).")
 
 
-def template_path(template: str) -> Path:
-    """A template given by name (customer360) or path; raises ConfigError naming the ones available."""
-    candidate = Path(template).expanduser()
-    if candidate.suffix == ".json" and candidate.exists():
-        return candidate
-    folders = [Path(__file__).resolve().parent / "data" / "templates",
-               Path(__file__).resolve().parents[1] / "data" / "templates"]
-    name = template[:-5] if template.endswith(".json") else template
-    for folder in folders:
-        if (folder / f"{name}.json").exists():
-            return folder / f"{name}.json"
-    available = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.json")})
-    raise ConfigError(f"Template {template!r} not found: give a path to a .json template"
-                      + (f" or one of: {', '.join(available)}." if available else "."))
-
-
 def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", seed: int | None = 42) -> None:
     """``mgeneratejs TEMPLATE -n N | mongoimport -d test -c customers``: generate, save, import into Main."""
+    from labkit.generate import generate
     from labkit.transfer import import_file
 
     folder = ws.ensure_dir("lab")
@@ -225,14 +209,16 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
     loaded = ws.read().get("labrun", {}).get("customers") or {}
     same = (loaded.get("n"), loaded.get("template"), loaded.get("seed")) == (n, template, seed)
     if not (same and generated.exists()):
-        path = template_path(template)
         tmp = generated.with_name(f".{generated.name}.tmp")
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-            for doc in _generate(path, n, seed):
-                # Our own _id, so the check can compare each restored customer with what was generated.
-                doc = {"_id": doc.pop("_id", None) or ObjectId(), **doc}
-                out.write(json_util.dumps(doc, json_options=CANONICAL) + "\n")
-        os.replace(tmp, generated)
+        try:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+                for doc in generate(template, n, seed=seed):
+                    # Our own _id, so the check can compare each restored customer with what was generated.
+                    doc = {"_id": doc.pop("_id", None) or ObjectId(), **doc}
+                    out.write(json_util.dumps(doc, json_options=CANONICAL) + "\n")
+            os.replace(tmp, generated)
+        finally:
+            tmp.unlink(missing_ok=True)
     report = import_file(ws.main.client, DB, COLLECTION, str(generated), mode="insert", quiet=True)
     _record(ws, "customers", {"n": n, "template": template, "seed": seed, "file": str(generated),
                               "imported": report.imported, "failed": report.failed, "time": now_iso()})
@@ -241,13 +227,6 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
     print(report.closing_line())
     if same and report.failed and not report.imported:
         print("(They were already loaded: the same customers were not inserted twice.)")
-
-
-def _generate(path: Path, n: int, seed):
-    """The template's documents (the same template, n and seed give the same documents)."""
-    from labkit.generate.engine import compile_template
-
-    return compile_template(path.read_text(), source=str(path)).documents(n, seed=seed)
 
 
 def start_workload(ws: Workspace, rate: float = 10.0) -> None:
