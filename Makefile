@@ -1,0 +1,35 @@
+# Every target sets itself up: on a fresh machine with only python3 it creates
+# .venv, installs labkit with its test extras, then acts.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test jupyter bench browser clean
+
+lab: $(STAMP)
+	$(BIN)/labkit up
+	$(BIN)/labkit status
+	$(BIN)/labkit down
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+jupyter: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+# Debian's Chromium for the browser test; skipped (and the test says why) when apt is not usable.
+browser:
+	@bash scripts/ensure-chromium.sh
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .labkit build *.egg-info

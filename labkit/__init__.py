@@ -1,0 +1,2 @@
+"""labkit: courseware for MongoDB partial recovery."""
+__version__ = "0.1.0"

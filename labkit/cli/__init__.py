@@ -1,0 +1,46 @@
+"""The `labkit` command.
+
+Each command family lives in its own module under ``labkit.cli`` and lists its
+click commands in ``COMMANDS``; this module gathers them into one group and
+turns learner-caused errors (``LabkitError``) into a message and exit code 1,
+without a traceback. Usage errors exit with 2 (click's convention).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from labkit import __version__
+from labkit.errors import LabkitError
+
+FAMILIES = ("workspace", "generate", "workload", "backup", "transfer", "labs")
+
+
+class LabkitGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LabkitError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=LabkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="labkit")
+def main() -> None:
+    """Courseware tools for MongoDB partial recovery.
+
+    Start the lab's two deployments (Main and Temp) with `labkit up`, see them
+    with `labkit status`, stop them with `labkit down`. Every command takes
+    --help.
+    """
+
+
+for _family in FAMILIES:
+    for _command in importlib.import_module(f"labkit.cli.{_family}").COMMANDS:
+        main.add_command(_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

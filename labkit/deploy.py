@@ -1,0 +1,266 @@
+"""Main and Temp: the lab's two deployments.
+
+*embedded*: a SecantusDB server (``secantusd-py``) started as its own process
+on 127.0.0.1, a free port and its own storage directory, like ``mongod``.
+*uri*: a replica set the learner already has, given by connection string.
+Only this module knows how servers start and stop; everything else talks to a
+``Deployment`` through its ``client``.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+from labkit import procs
+from labkit.errors import DeploymentError
+from labkit.uris import mask_uri, password_of, redact, validate_uri
+
+LABELS = {"main": "Main", "temp": "Temp"}
+SYSTEM_DATABASES = ("admin", "local", "config")
+START_TIMEOUT = 30.0
+CONNECT_TIMEOUT_MS = 10_000
+# The capture process copies the oplog continuously; the server only has to
+# keep enough of it for a lab's pauses (coffee breaks, a kernel restart).
+OPLOG_MAX_ENTRIES = 2_000_000
+OPLOG_RETENTION_SECONDS = 7 * 24 * 3600
+
+
+@dataclass
+class Deployment:
+    """One of the lab's deployments: ``name`` is "main" or "temp"."""
+
+    name: str
+    kind: str  # "embedded" or "uri"
+    uri: str = field(repr=False)  # may carry a password: never print it
+    _client: MongoClient | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.name, self.name)
+
+    @property
+    def display_uri(self) -> str:
+        return mask_uri(self.uri)
+
+    def __repr__(self) -> str:
+        return f"Deployment({self.label}, kind={self.kind!r}, uri={self.display_uri!r})"
+
+    @property
+    def client(self) -> MongoClient:
+        if self._client is None:
+            self._client = MongoClient(self.uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, tz_aware=True)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def ping(self) -> bool:
+        try:
+            self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    def user_namespaces(self) -> list[str]:
+        names = []
+        for db in self.client.list_database_names():
+            if db in SYSTEM_DATABASES:
+                continue
+            for coll in sorted(self.client[db].list_collection_names()):
+                if not coll.startswith("system."):
+                    names.append(f"{db}.{coll}")
+        return sorted(names)
+
+    def describe(self) -> dict:
+        """Server version, topology, oplog span and document counts per user namespace."""
+        try:
+            hello = self.client.admin.command("hello")
+            version = self.client.server_info().get("version", "?")
+            oplog = self.client.local["oplog.rs"]
+            first = oplog.find_one({}, sort=[("$natural", 1)], projection={"ts": 1, "wall": 1})
+            last = oplog.find_one({}, sort=[("$natural", -1)], projection={"ts": 1, "wall": 1})
+            counts = {}
+            for ns in self.user_namespaces():
+                db, coll = ns.split(".", 1)
+                counts[ns] = self.client[db][coll].estimated_document_count()
+        except PyMongoError as exc:
+            raise DeploymentError(f"Cannot describe {self.label} ({self.display_uri}): {redact(str(exc), password_of(self.uri))}") from None
+        return {
+            "deployment": self.label,
+            "kind": self.kind,
+            "uri": self.display_uri,
+            "version": version,
+            "topology": f"replica set {hello['setName']}" if hello.get("setName") else "standalone",
+            "oplog_first": _oplog_time(first),
+            "oplog_last": _oplog_time(last),
+            "counts": counts,
+        }
+
+
+def _oplog_time(entry: dict | None) -> str | None:
+    if not entry:
+        return None
+    ts = entry["ts"]
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts.time))} ({ts.time}:{ts.inc})"
+
+
+# --- embedded servers -------------------------------------------------------------------------
+
+
+def server_binary() -> str:
+    """The secantusd-py launcher installed beside this Python (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / "secantusd-py"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("secantusd-py")
+    if not found:
+        raise DeploymentError(
+            "The embedded server secantusd-py is not installed. Install labkit with its dependencies "
+            "(make lab does this), or give --main-uri and --temp-uri to use your own replica sets."
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server binds (SO_REUSEADDR): a port left in TIME_WAIT by a killed server is reusable.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def embedded_uri(port: int, username: str | None = None, password: str | None = None) -> str:
+    credentials = f"{username}:{password}@" if username else ""
+    return f"mongodb://{credentials}127.0.0.1:{port}/?directConnection=true"
+
+
+def start_embedded(name: str, storage: Path, log_path: Path, port: int | None = None, auth: bool = False) -> dict:
+    """Start a server for ``name``; return its record (port, pid, marker). Raises DeploymentError."""
+    label = LABELS.get(name, name)
+    storage.mkdir(parents=True, exist_ok=True, mode=0o700)
+    attempts = 3
+    for attempt in range(attempts):
+        if port is None or not port_is_free(port):
+            port = free_port()
+        args = [
+            server_binary(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
+            "--log-level", "WARNING",
+            "--oplog-max-entries", str(OPLOG_MAX_ENTRIES),
+            "--oplog-retention-seconds", str(OPLOG_RETENTION_SECONDS),
+        ]
+        if auth:
+            args.append("--auth")
+        log_offset = log_path.stat().st_size if log_path.exists() else 0
+        proc = procs.spawn(args, log_path)
+        try:
+            _wait_until_serving(proc, port, label)
+        except _PortTaken:
+            port = None
+            if attempt + 1 < attempts:
+                continue
+            raise DeploymentError(
+                f"{label} could not start: every port tried was taken by another process. Free some ports and run labkit up again."
+            ) from None
+        except DeploymentError as exc:
+            procs.terminate(proc.pid)
+            output = _log_since(log_path, log_offset)
+            raise DeploymentError(f"{exc}\nLast lines of the server's output ({log_path}):\n{output or '(empty)'}") from None
+        return {"kind": "embedded", "port": port, "pid": proc.pid, "marker": str(storage), "auth": auth}
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _log_since(log_path: Path, offset: int, lines: int = 15) -> str:
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _wait_until_serving(proc, port: int, label: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            if not port_is_free(port) and code != 0:
+                # Someone else grabbed the port between our check and the server's bind.
+                raise _PortTaken()
+            raise DeploymentError(f"{label}'s server exited during start-up with code {code}.")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            time.sleep(0.1)
+            continue
+        client = MongoClient(embedded_uri(port), serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+        try:
+            client.admin.command("ping")
+            return
+        except PyMongoError:
+            time.sleep(0.1)
+        finally:
+            client.close()
+    raise DeploymentError(f"{label}'s server did not answer ping within {START_TIMEOUT:.0f} s.")
+
+
+def stop_embedded(record: dict, timeout: float = 15.0) -> None:
+    if record.get("pid"):
+        procs.terminate(record["pid"], record.get("marker"), timeout=timeout)
+
+
+def embedded_alive(record: dict) -> bool:
+    return procs.alive(record.get("pid"), record.get("marker"))
+
+
+# --- deployments given by URI -----------------------------------------------------------------
+
+
+def check_replica_set(name: str, uri: str) -> None:
+    """Reachable within 10 s and a replica set, else DeploymentError saying which and why."""
+    label = LABELS.get(name, name)
+    uri = validate_uri(uri, f"{label} connection string")
+    client = MongoClient(uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS)
+    try:
+        hello = client.admin.command("hello")
+    except OperationFailure as exc:
+        raise DeploymentError(
+            f"{label} at {mask_uri(uri)} refused the connection: {redact(str(exc).split(', full error')[0], password_of(uri))}. "
+            "Check the user name, password and authSource in the connection string."
+        ) from None
+    except PyMongoError as exc:
+        reason = redact(str(exc).split(", Timeout:")[0], password_of(uri))
+        raise DeploymentError(
+            f"Cannot reach {label} at {mask_uri(uri)} within {CONNECT_TIMEOUT_MS // 1000} s: {reason}. "
+            "Check the host, port, credentials and network access list."
+        ) from None
+    finally:
+        client.close()
+    if not hello.get("setName"):
+        raise DeploymentError(
+            f"{label} must be a replica set: point-in-time restore needs an oplog. {mask_uri(uri)} is a standalone "
+            "server; start it with --replSet (and rs.initiate()) or use an Atlas cluster."
+        )

@@ -1,0 +1,98 @@
+"""Background processes that outlive the process that started them.
+
+Servers, the workload and the oplog capture run detached (own session, output
+to a log file) so they survive notebook kernels. A PID is only trusted when
+``/proc/<pid>/cmdline`` still carries the marker we started it with, so a
+recycled PID is never mistaken for ours (or killed).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def spawn(args: list[str], log_path: Path, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab", buffering=0) as log:
+        os.chmod(log_path, 0o600)
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # not killed with the kernel or terminal that started it
+            env=env,
+            cwd=cwd,
+            close_fds=True,
+        )
+
+
+def cmdline(pid: int) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def alive(pid: int | None, marker: str | None = None) -> bool:
+    """True when ``pid`` runs and (if given) its command line contains ``marker``."""
+    if not pid:
+        return False
+    line = cmdline(pid)
+    if line is None or _is_zombie(pid):
+        return False
+    return marker is None or marker in line
+
+
+def reap(pid: int) -> None:
+    """Collect a finished child of ours so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def terminate(pid: int, marker: str | None = None, timeout: float = 10.0) -> bool:
+    """SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns True if it had to kill."""
+    if not alive(pid, marker):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap(pid)
+        if not alive(pid, marker):
+            return False
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    for _ in range(100):
+        reap(pid)
+        if not alive(pid, marker):
+            break
+        time.sleep(0.05)
+    return True
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])

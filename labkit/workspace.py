@@ -1,0 +1,435 @@
+"""The on-disk lab state: open, attach, up, status, down.
+
+A workspace is a directory (default ``./.labkit/<lab>``; ``--workspace`` or
+``LABKIT_WORKSPACE`` override it) holding ``state.json`` plus the embedded
+servers' storage and logs, and whatever later steps keep there (workload
+stats, the backup archive, marks, step results). Every process that opens the
+same directory sees the same lab: notebook kernels, the CLI, tests.
+
+``state.json`` never holds a password: a deployment given by URI is recorded
+masked, with the name of the environment variable that holds the real string.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from labkit import deploy, procs
+from labkit.deploy import LABELS, Deployment
+from labkit.errors import DeploymentError, WorkspaceError
+from labkit.uris import mask_uri, password_of, validate_uri
+
+DEFAULT_LAB = "partial-recovery"
+STATE_FILE = "state.json"
+URI_ENV = {"main": "LABKIT_MAIN_URI", "temp": "LABKIT_TEMP_URI"}
+STATE_VERSION = 1
+
+
+def resolve_path(path: str | os.PathLike | None = None, lab: str = DEFAULT_LAB) -> Path:
+    if path:
+        return Path(path).expanduser().absolute()
+    if os.environ.get("LABKIT_WORKSPACE"):
+        return Path(os.environ["LABKIT_WORKSPACE"]).expanduser().absolute()
+    return Path.cwd() / ".labkit" / lab
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Workspace:
+    """The lab's state directory. Cheap to construct; nothing starts until ``up``."""
+
+    def __init__(self, path: str | os.PathLike | None = None, lab: str = DEFAULT_LAB):
+        self.path = resolve_path(path, lab)
+        self.lab = lab
+        self._uris: dict[str, str] = {}  # real URIs given to this process (may hold passwords)
+        self._deployments: dict[str, Deployment] = {}
+        self._lock_depth = 0
+        self._thread_lock = threading.RLock()
+        self._lock_file = None
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    # --- files and locking ------------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / STATE_FILE
+
+    def exists(self) -> bool:
+        return self.state_file.exists()
+
+    def ensure_dir(self, relative: str | None = None) -> Path:
+        """Create the workspace (or a folder inside it) readable by the owner only."""
+        target = self.path / relative if relative else self.path
+        try:
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(target, 0o700)
+            probe = target / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise WorkspaceError(
+                f"Cannot use {target} as a lab workspace: {exc.strerror or exc}. "
+                "Choose a writable folder with --workspace or the LABKIT_WORKSPACE environment variable."
+            ) from None
+        return target
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Exclusive across processes (flock) and re-entrant within this object."""
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                self.ensure_dir()
+                self._lock_file = open(self.path / ".lock", "a+")
+                os.chmod(self.path / ".lock", 0o600)
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0:
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                    self._lock_file.close()
+                    self._lock_file = None
+
+    def read(self) -> dict:
+        try:
+            text = self.state_file.read_text()
+        except FileNotFoundError:
+            return {"version": STATE_VERSION, "lab": self.lab, "created": now_iso(), "up": False,
+                    "deployments": {}, "processes": {}}
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise WorkspaceError(
+                f"The workspace state {self.state_file} is damaged ({exc}). Run labkit down --purge and labkit up to start afresh."
+            ) from None
+
+    def write(self, state: dict) -> None:
+        """Atomic: a reader sees the old state or the new one, never half of it."""
+        self.ensure_dir()
+        tmp = self.state_file.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(state, f, indent=2, sort_keys=True, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_file)
+
+    @contextlib.contextmanager
+    def edit(self):
+        """``with ws.edit() as state:`` read, change and save the state under the lock."""
+        with self.locked():
+            state = self.read()
+            yield state
+            self.write(state)
+
+    # --- deployments ------------------------------------------------------------------------
+
+    def is_up(self) -> bool:
+        return self.exists() and bool(self.read().get("up"))
+
+    def require_up(self) -> dict:
+        state = self.read() if self.exists() else None
+        if not state or not state.get("up"):
+            raise WorkspaceError(f"The lab workspace {self.path} is not up. Start it with: labkit up --workspace {self.path}")
+        return state
+
+    @property
+    def main(self) -> Deployment:
+        return self.deployment("main")
+
+    @property
+    def temp(self) -> Deployment:
+        return self.deployment("temp")
+
+    def deployment(self, name: str) -> Deployment:
+        if name not in LABELS:
+            raise WorkspaceError(f"Unknown deployment {name!r}: use 'main' or 'temp'.")
+        if name in self._deployments:
+            return self._deployments[name]
+        record = self.require_up()["deployments"].get(name)
+        if not record:
+            raise WorkspaceError(f"{LABELS[name]} is not part of this workspace. Run labkit up.")
+        self._deployments[name] = Deployment(name, record["kind"], self._real_uri(name, record))
+        return self._deployments[name]
+
+    def _real_uri(self, name: str, record: dict) -> str:
+        if record["kind"] == "embedded":
+            return deploy.embedded_uri(record["port"], record.get("username"), self._secret(name, record))
+        if not record.get("has_password"):
+            return record["uri"]
+        return self._secret(name, record)
+
+    def _secret(self, name: str, record: dict) -> str | None:
+        """The connection string or password that is deliberately kept out of state.json."""
+        if not record.get("has_password"):
+            return None
+        env = record.get("uri_env") or URI_ENV[name]
+        uri = self._uris.get(name) or os.environ.get(env)
+        if not uri or mask_uri(uri) != record["uri"]:
+            raise DeploymentError(
+                f"{LABELS[name]}'s connection string carries a password, which labkit never stores. "
+                f"Set the environment variable {env} to {record['uri']} (with the real password) and try again."
+            )
+        return password_of(uri) if record["kind"] == "embedded" else uri
+
+    def child_env(self) -> dict:
+        """Environment for processes the workspace starts: real URIs travel here, never in argv."""
+        env = dict(os.environ)
+        env["LABKIT_WORKSPACE"] = str(self.path)
+        state = self.read()
+        for name in state.get("deployments", {}):
+            env[URI_ENV[name]] = self.deployment(name).uri
+        return env
+
+    def up(self, main_uri: str | None = None, temp_uri: str | None = None, *,
+           main_uri_env: str | None = None, temp_uri_env: str | None = None, progress=None) -> dict:
+        """Start (or reconnect to) Main and Temp; restart anything found dead. Returns ``status()``."""
+        say = progress or (lambda message: None)
+        given = {"main": main_uri, "temp": temp_uri}
+        if bool(main_uri) != bool(temp_uri):
+            missing = "temp" if main_uri else "main"
+            raise DeploymentError(
+                f"Give both connection strings or neither: --{missing}-uri is missing. "
+                "Without them labkit starts two embedded servers."
+            )
+        envs = {"main": main_uri_env or URI_ENV["main"], "temp": temp_uri_env or URI_ENV["temp"]}
+        with self.edit() as state:
+            started: list[tuple[str, dict]] = []
+            try:
+                for name in ("main", "temp"):
+                    record = state["deployments"].get(name)
+                    if given[name]:
+                        if record and record["kind"] == "embedded" and deploy.embedded_alive(record):
+                            raise DeploymentError(
+                                f"This workspace already runs an embedded {LABELS[name]}. Run labkit down first, "
+                                "or use another --workspace for your own replica sets."
+                            )
+                        say(f"Checking {LABELS[name]} at {mask_uri(given[name])} ...")
+                        deploy.check_replica_set(name, given[name])
+                        self._uris[name] = given[name].strip()
+                        state["deployments"][name] = {
+                            "kind": "uri", "uri": mask_uri(given[name].strip()), "uri_env": envs[name],
+                            "has_password": password_of(given[name]) is not None,
+                        }
+                    elif record and record["kind"] == "uri":
+                        deploy.check_replica_set(name, self._real_uri(name, record))
+                    elif record and deploy.embedded_alive(record):
+                        say(f"{LABELS[name]} is already running on port {record['port']}.")
+                    else:
+                        if record:
+                            say(f"{LABELS[name]} was not running: restarting it with its data ...")
+                        else:
+                            say(f"Starting {LABELS[name]} (embedded server) ...")
+                        storage = self.ensure_dir(f"{name}/data")
+                        fresh = deploy.start_embedded(
+                            name, storage, self.path / name / "server.log",
+                            port=(record or {}).get("port"), auth=(record or {}).get("auth", False),
+                        )
+                        state["deployments"][name] = {**(record or {}), **fresh, "storage": str(storage),
+                                                      "log": str(self.path / name / "server.log")}
+                        started.append((name, fresh))
+                        say(f"{LABELS[name]} is up on port {fresh['port']}.")
+            except BaseException:
+                for _, record in started:  # leave nothing running that the state does not know
+                    deploy.stop_embedded(record)
+                raise
+            finally:
+                self._deployments.clear()
+            state["up"] = True
+            state["up_since"] = state.get("up_since") if not started else now_iso()
+            self._restart_processes(state, say)
+        return self.status()
+
+    def down(self, purge: bool = False, progress=None) -> list[str]:
+        """Stop every process the workspace started; with ``purge`` delete its data. Returns what was done."""
+        say = progress or (lambda message: None)
+        if not self.exists():
+            raise WorkspaceError(f"There is no lab workspace at {self.path}: nothing to stop.")
+        done = []
+        with self.locked():
+            state = self.read()
+            if not state.get("up") and not purge:
+                raise WorkspaceError(f"The lab workspace {self.path} is not up: nothing to stop. Start it with labkit up.")
+            for name, record in sorted(state.get("processes", {}).items(), key=lambda kv: kv[1].get("stop_rank", 50)):
+                if procs.alive(record.get("pid"), record.get("marker")):
+                    say(f"Stopping {name} (pid {record['pid']}) ...")
+                    procs.terminate(record["pid"], record.get("marker"), timeout=record.get("stop_timeout", 15))
+                    done.append(f"stopped {name}")
+                record["pid"] = None
+            for deployment in self._deployments.values():  # open connections slow a server's shutdown
+                deployment.close()
+            self._deployments.clear()
+            running = {name: record for name, record in state.get("deployments", {}).items()
+                       if record["kind"] == "embedded" and deploy.embedded_alive(record)}
+            for name, record in running.items():
+                say(f"Stopping {LABELS[name]} (pid {record['pid']}) ...")
+                done.append(f"stopped {LABELS[name]}")
+            with ThreadPoolExecutor(max_workers=2) as pool:  # graceful shutdowns take seconds: overlap them
+                list(pool.map(deploy.stop_embedded, running.values()))
+            for record in state.get("deployments", {}).values():
+                record["pid"] = None
+            state["up"] = False
+            if purge:
+                shutil.rmtree(self.path, ignore_errors=True)
+                done.append(f"deleted {self.path}")
+            else:
+                self.write(state)
+        return done
+
+    # --- processes owned by the workspace ----------------------------------------------------
+
+    def start_process(self, name: str, args: list[str], *, stop_rank: int = 50, restart_on_up: bool = False,
+                      stop_timeout: float = 15, extra: dict | None = None) -> int:
+        """Start ``args`` detached, with the real URIs in its environment; record it under ``name``."""
+        marker = f"--labkit-process={self.path}/{name}"
+        with self.edit() as state:
+            record = state.setdefault("processes", {}).get(name)
+            if record and procs.alive(record.get("pid"), record.get("marker")):
+                raise WorkspaceError(f"{name} is already running (pid {record['pid']}).")
+            log = self.ensure_dir("logs") / f"{name}.log"
+            proc = procs.spawn([*args, marker], log, env=self.child_env(), cwd=self.path)
+            state["processes"][name] = {
+                "pid": proc.pid, "marker": marker, "args": args, "log": str(log), "started": now_iso(),
+                "stop_rank": stop_rank, "restart_on_up": restart_on_up, "stop_timeout": stop_timeout,
+                **(extra or {}),
+            }
+            return proc.pid
+
+    def process_record(self, name: str) -> dict | None:
+        return self.read().get("processes", {}).get(name)
+
+    def process_alive(self, name: str) -> bool:
+        record = self.process_record(name)
+        return bool(record) and procs.alive(record.get("pid"), record.get("marker"))
+
+    def stop_process(self, name: str, timeout: float | None = None) -> bool:
+        """Stop ``name`` gracefully; False if it was not running."""
+        with self.edit() as state:
+            record = state.get("processes", {}).get(name)
+            if not record or not procs.alive(record.get("pid"), record.get("marker")):
+                return False
+            procs.terminate(record["pid"], record["marker"], timeout=timeout or record.get("stop_timeout", 15))
+            record["pid"] = None
+            return True
+
+    def _restart_processes(self, state: dict, say) -> None:
+        for name, record in state.get("processes", {}).items():
+            if record.get("restart_on_up") and record.get("pid") is not None and not procs.alive(record["pid"], record.get("marker")):
+                say(f"Restarting {name} ...")
+                env = dict(os.environ, LABKIT_WORKSPACE=str(self.path))
+                for dep in state["deployments"]:
+                    env[URI_ENV[dep]] = self._real_uri(dep, state["deployments"][dep])
+                log = Path(record["log"])
+                proc = procs.spawn([*record["args"], record["marker"]], log, env=env, cwd=self.path)
+                record["pid"] = proc.pid
+                record["started"] = now_iso()
+
+    # --- the lab's event log (what happened when: the recovery timeline draws it) --------------
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    def log_event(self, kind: str, **details) -> dict:
+        """Append an event (snapshot, mark, delete, restore, import, ...) with the current UTC time."""
+        event = {"time": now_iso(), "kind": kind, **details}
+        self.ensure_dir()
+        line = json.dumps(event, sort_keys=True, default=str) + "\n"
+        fd = os.open(self.events_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line.encode())  # one write per line: concurrent writers never interleave
+        finally:
+            os.close(fd)
+        return event
+
+    def events(self) -> list[dict]:
+        try:
+            lines = self.events_file.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    # --- status -----------------------------------------------------------------------------
+
+    def status(self, describe: bool = True) -> dict:
+        """What runs, where, and how it is doing. Never contains a password."""
+        if not self.exists():
+            return {"workspace": str(self.path), "exists": False, "up": False, "deployments": {}, "processes": {}}
+        state = self.read()
+        result = {"workspace": str(self.path), "exists": True, "lab": state.get("lab"), "up": bool(state.get("up")),
+                  "deployments": {}, "processes": {}}
+        for name, record in state.get("deployments", {}).items():
+            entry = {"kind": record["kind"]}
+            if record["kind"] == "embedded":
+                entry.update(port=record["port"], pid=record.get("pid"), storage=record.get("storage"),
+                             uri=mask_uri(deploy.embedded_uri(record["port"], record.get("username"),
+                                                              "x" if record.get("has_password") else None)),
+                             running=deploy.embedded_alive(record))
+            else:
+                entry.update(uri=record["uri"])
+            if state.get("up") and describe and entry.get("running", True):
+                try:
+                    entry.update(self.deployment(name).describe())
+                    entry["running"] = True
+                except Exception as exc:  # status reports problems, it does not raise them
+                    entry["running"] = entry.get("running", False) if record["kind"] == "embedded" else False
+                    entry["error"] = str(exc).splitlines()[0]
+            result["deployments"][name] = entry
+        for name, record in state.get("processes", {}).items():
+            result["processes"][name] = {"pid": record.get("pid"),
+                                         "running": procs.alive(record.get("pid"), record.get("marker")),
+                                         "started": record.get("started"), "log": record.get("log")}
+        for section, summary in self._summaries():
+            if summary is not None:
+                result[section] = summary
+        return result
+
+    def _summaries(self):
+        """Sections other modules contribute to ``status`` (workload rate, capture lag, ...)."""
+        for section in ("workload", "backup"):
+            component = getattr(self, section, None)
+            summarize = getattr(component, "summary", None)
+            if summarize is None:
+                continue
+            try:
+                yield section, summarize()
+            except Exception as exc:  # a broken section must not hide the rest of status
+                yield section, {"error": str(exc).splitlines()[0]}
+
+    # --- later capabilities hang off the workspace ---------------------------------------------
+
+    @property
+    def workload(self):
+        try:
+            from labkit.workload import Workload
+        except ImportError:
+            return None
+        return Workload(self)
+
+    @property
+    def backup(self):
+        try:
+            from labkit.backup import Backup
+        except ImportError:
+            return None
+        return Backup(self)
+
+    def mark(self, name: str):
+        """Note the time (wall clock and Main's latest oplog timestamp) under ``name``."""
+        return self.backup.mark(name)
+
+
+def open_workspace(path: str | os.PathLike | None = None, lab: str = DEFAULT_LAB) -> Workspace:
+    return Workspace(path, lab)

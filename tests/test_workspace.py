@@ -1,0 +1,192 @@
+"""Foundation: workspace up / status / down against real embedded servers."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from pymongo import WriteConcern
+
+from labkit import procs
+from labkit.errors import WorkspaceError
+from labkit.workspace import Workspace
+
+
+def _wait_dead(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while procs.alive(pid) and time.monotonic() < deadline:
+        procs.reap(pid)
+        time.sleep(0.05)
+    assert not procs.alive(pid)
+
+
+def test_up_status_down_up_keeps_data(tmp_path, clean_env):
+    ws = Workspace(tmp_path / "ws")
+    status = ws.up()
+    assert status["up"] is True
+    main, temp = status["deployments"]["main"], status["deployments"]["temp"]
+    assert main["running"] and temp["running"]
+    assert main["port"] != temp["port"]
+    assert main["topology"].startswith("replica set")
+    ws.main.client.shop.orders.insert_many([{"n": i} for i in range(25)])
+    assert ws.status()["deployments"]["main"]["counts"] == {"shop.orders": 25}
+    ws.down()
+    assert not procs.alive(main["pid"]) and not procs.alive(temp["pid"])
+    assert ws.status()["up"] is False
+
+    again = Workspace(tmp_path / "ws")
+    again.up()
+    assert again.main.client.shop.orders.count_documents({}) == 25
+    again.down()
+
+
+def test_files_are_private(fresh_lab):
+    assert oct(fresh_lab.path.stat().st_mode & 0o777) == "0o700"
+    assert oct(fresh_lab.state_file.stat().st_mode & 0o777) == "0o600"
+    assert oct((fresh_lab.path / "main" / "data").stat().st_mode & 0o777) == "0o700"
+
+
+def test_attach_from_a_second_process(fresh_lab):
+    fresh_lab.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(7)])
+    code = (
+        "from labkit.workspace import Workspace; import sys; "
+        f"ws = Workspace({str(fresh_lab.path)!r}); "
+        "print(ws.main.client.test.customers.count_documents({}), ws.temp.ping())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["7", "True"]
+
+
+def test_up_twice_attaches_instead_of_starting_again(fresh_lab):
+    before = fresh_lab.read()["deployments"]
+    Workspace(fresh_lab.path).up()
+    after = fresh_lab.read()["deployments"]
+    assert before["main"]["pid"] == after["main"]["pid"]
+    assert before["temp"]["pid"] == after["temp"]["pid"]
+
+
+def test_concurrent_up_is_safe(tmp_path, clean_env):
+    path = tmp_path / "ws"
+    code = f"from labkit.workspace import Workspace; Workspace({str(path)!r}).up()"
+    runs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in runs] == [0, 0]
+    ws = Workspace(path)
+    state = ws.read()
+    # exactly one server per deployment: the second up attached to the first one's
+    servers = [line for line in (procs.cmdline(pid) or "" for pid in _pids()) if str(path) in line and "secantusd" in line]
+    assert len(servers) == 2
+    assert procs.alive(state["deployments"]["main"]["pid"])
+    ws.down()
+
+
+def _pids():
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def test_killed_server_is_reported_and_restarted_with_data(fresh_lab, labkit_cli):
+    durable = fresh_lab.main.client.test.get_collection("customers", write_concern=WriteConcern(j=True))
+    durable.insert_many([{"firstname": "a"}, {"firstname": "b"}])  # j: in the log before kill -9
+    pid = fresh_lab.read()["deployments"]["main"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    _wait_dead(pid)
+
+    result = labkit_cli("status", "--workspace", str(fresh_lab.path), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["deployments"]["main"]["running"] is False
+    assert info["deployments"]["temp"]["running"] is True
+    text = labkit_cli("status", "--workspace", str(fresh_lab.path)).stdout
+    assert "NOT RUNNING" in text
+
+    result = labkit_cli("up", "--workspace", str(fresh_lab.path))
+    assert result.returncode == 0, result.stderr
+    assert "restarting" in result.stderr
+    ws = Workspace(fresh_lab.path)
+    assert ws.main.client.test.customers.count_documents({}) == 2
+
+
+def test_restart_when_old_port_was_taken(fresh_lab):
+    record = fresh_lab.read()["deployments"]["main"]
+    fresh_lab.main.client.test.get_collection("x", write_concern=WriteConcern(j=True)).insert_one({"k": 1})
+    os.kill(record["pid"], signal.SIGKILL)
+    _wait_dead(record["pid"])
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        squatter.bind(("127.0.0.1", record["port"]))
+        squatter.listen()
+    except OSError:
+        pass  # another process on this busy machine already holds it: just as good
+    try:
+        ws = Workspace(fresh_lab.path)
+        ws.up()
+        new = ws.read()["deployments"]["main"]
+        assert new["port"] != record["port"]
+        assert ws.main.client.test.x.count_documents({"k": 1}) == 1
+    finally:
+        squatter.close()
+
+
+def test_two_workspaces_at_once(lab, tmp_path, clean_env):
+    other = Workspace(tmp_path / "other")
+    other.up()
+    try:
+        mine = {d["port"] for d in lab.read()["deployments"].values()}
+        theirs = {d["port"] for d in other.read()["deployments"].values()}
+        assert not mine & theirs
+        lab.main.client.iso.c.insert_one({"who": "lab"})
+        assert other.main.client.iso.c.count_documents({}) == 0
+    finally:
+        other.down(purge=True)
+    assert not (tmp_path / "other").exists()
+
+
+def test_down_when_not_up_is_a_clear_error(tmp_path, labkit_cli):
+    result = labkit_cli("down", "--workspace", str(tmp_path / "never"))
+    assert result.returncode == 1
+    assert "no lab workspace" in result.stderr and "Traceback" not in result.stderr
+    with pytest.raises(WorkspaceError, match="nothing to stop"):
+        Workspace(tmp_path / "never").down()
+
+
+def test_down_twice(tmp_path, clean_env):
+    ws = Workspace(tmp_path / "ws")
+    ws.up()
+    ws.down()
+    with pytest.raises(WorkspaceError, match="is not up"):
+        ws.down()
+
+
+def test_workspace_path_not_writable(tmp_path, labkit_cli):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = labkit_cli("up", "--workspace", str(blocker / "ws"))
+    assert result.returncode == 1
+    assert "Cannot use" in result.stderr and "--workspace" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = labkit_cli("up", "--workspace", "/proc/labkit-ws")
+    assert result.returncode == 1 and "Cannot use" in result.stderr
+
+
+def test_workspace_from_environment(tmp_path, labkit_cli):
+    env = dict(os.environ, LABKIT_WORKSPACE=str(tmp_path / "from-env"))
+    assert labkit_cli("up", env=env).returncode == 0
+    try:
+        assert (tmp_path / "from-env" / "state.json").exists()
+        assert "up" in labkit_cli("status", env=env).stdout
+    finally:
+        assert labkit_cli("down", "--purge", env=env).returncode == 0
+
+
+def test_processes_owned_by_workspace_stop_on_down(fresh_lab):
+    pid = fresh_lab.start_process("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])
+    assert fresh_lab.process_alive("sleeper")
+    assert fresh_lab.status()["processes"]["sleeper"]["running"] is True
+    fresh_lab.down()
+    _wait_dead(pid)
