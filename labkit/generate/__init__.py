@@ -1,0 +1,76 @@
+"""mgeneratejs-compatible data generation: fast, reproducible with a seed.
+
+    >>> from labkit.generate import generate
+    >>> docs = list(generate('{name: "$name", age: {"$integer": {"min": 18, "max": 99}}}', 3, seed=1))
+
+- ``compile_template(t)``: a checked Template from JSON text (strict or with
+  unquoted keys), a dict, a file path or a bundled template name ("customer360").
+- ``generate(t, n, seed=None)``: an iterator of n documents (dicts of real BSON
+  types: datetime, Decimal128, Int64, ObjectId, ...).
+- ``write_documents(t, n, out, ...)``: Extended JSON lines to a stream or file.
+
+Modules: syntax (parser), engine (compiler), builtins / geo / chance / fakerjs
+(operator families), mustache ({{ }} strings), sampling (fast samplers),
+context (seeded random source and clock), ejson (encoder), output (writer),
+sources (finding templates).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, TextIO
+
+from labkit.generate import engine, output
+from labkit.generate.engine import MISSING, Template
+from labkit.generate.ejson import canonical, relaxed
+from labkit.generate.sources import TEMPLATES_DIR, bundled_templates, read_template
+
+__all__ = [
+    "MISSING",
+    "TEMPLATES_DIR",
+    "Template",
+    "bundled_templates",
+    "canonical",
+    "compile_template",
+    "generate",
+    "relaxed",
+    "write_documents",
+]
+
+
+def compile_template(template, source: str | None = None) -> Template:
+    """A checked Template from JSON text, a dict, a Template, a file path or a bundled template name.
+
+    Raises TemplateError (with line, column and a hint) for invalid templates.
+    """
+    if isinstance(template, Path) or (isinstance(template, str) and not template.lstrip().startswith(("{", "["))):
+        text, name = read_template(str(template))
+        return engine.compile_template(text, source or name)
+    return engine.compile_template(template, source or "template")
+
+
+def generate(template, n: int, seed: int | None = None, now: datetime | None = None) -> Iterator[dict]:
+    """Yield ``n`` documents from ``template``; the same seed gives the same documents.
+
+    ``now`` fixes the clock ($now, ObjectId times, "current year" defaults);
+    with a seed and no ``now`` the clock is frozen at 2025-01-01T00:00:00Z.
+    """
+    return compile_template(template).documents(n, seed=seed, now=now)
+
+
+def write_documents(
+    template,
+    n: int,
+    out: TextIO | str | Path,
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    json_array: bool = False,
+    json_format: str = "relaxed",
+    progress: bool = False,
+) -> int:
+    """Write ``n`` documents as Extended JSON lines (or a JSON array) to a stream or file path."""
+    return output.write_documents(
+        compile_template(template), n, out, seed=seed, now=now,
+        json_array=json_array, json_format=json_format, progress=progress,
+    )

@@ -1,0 +1,73 @@
+"""Writing generated documents as Extended JSON, one per line, streaming.
+
+Documents are encoded and written in batches, so memory stays constant in n;
+a tqdm progress bar on stderr is optional.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from labkit.errors import ConfigError
+from labkit.generate.context import Context
+from labkit.generate.ejson import ENCODERS
+from labkit.generate.engine import Template, check_count, check_seed
+
+BATCH = 1000
+
+
+def write_documents(
+    template: Template,
+    n,
+    out: TextIO | str | Path,
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    json_array: bool = False,
+    json_format: str = "relaxed",
+    progress: bool = False,
+) -> int:
+    """Write ``n`` documents to ``out`` (a text stream or a path); return how many were written.
+
+    One relaxed (or canonical) Extended JSON document per line, or a JSON array
+    with ``json_array``. ``progress`` shows a tqdm bar on stderr.
+    """
+    n = check_count(n)
+    encode = ENCODERS.get(json_format)
+    if encode is None:
+        raise ConfigError(f"--jsonFormat must be relaxed or canonical, got {json_format!r}")
+    if isinstance(out, (str, Path)):
+        with open(out, "w", encoding="utf-8") as stream:
+            return write_documents(
+                template, n, stream, seed=seed, now=now, json_array=json_array,
+                json_format=json_format, progress=progress,
+            )
+    make = template.plan(Context(seed=check_seed(seed), now=now))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, unit="doc", file=sys.stderr, desc="generating", dynamic_ncols=True)
+    written = 0
+    try:
+        if json_array and not n:
+            out.write("[]\n")
+        while written < n:
+            batch = min(BATCH, n - written)
+            lines = [encode(make()) for _ in range(batch)]
+            if json_array:
+                out.write(("[\n" if not written else ",\n") + ",\n".join(lines))
+            else:
+                out.write("\n".join(lines) + "\n")
+            written += batch
+            if bar is not None:
+                bar.update(batch)
+        if json_array and n:
+            out.write("\n]\n")
+        out.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+    return written
