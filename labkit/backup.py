@@ -195,9 +195,12 @@ class Backup:
         """Copy every user namespace of Main into the archive; enables backup first if needed."""
         self.enable()
         main = self.ws.main
-        capture_start = ts_from_key(Archive.key(self.archive.capture_state(), "start"))
+        capture = self.archive.capture_state()
         begun = self._main_cluster_time()
-        before = max(capture_start, Timestamp(max(begun.time - SNAPSHOT_MARGIN_SECONDS, 0), 0))
+        # Replay from a little before the dump, but never from before what the capture holds
+        # without holes: its start, or the end of the latest gap.
+        floor = max([Archive.key(capture, "start")] + [g_to - 1 for _, g_to in self.archive.gaps(capture)])
+        before = max(ts_from_key(floor), Timestamp(max(begun.time - SNAPSHOT_MARGIN_SECONDS, 0), 0))
         started = now_iso()
         snap_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         folder = self.archive.snapshots_dir / snap_id
@@ -312,7 +315,8 @@ class Backup:
         out = []
         for meta in self.archive.snapshots():
             before, after = ts_key(ts_parse(meta["before"])), ts_key(ts_parse(meta["after"]))
-            end = min([g_from for g_from, g_to in gaps if g_to > before], default=1 << 64)
+            # A gap matters when operations it lost (strictly between its ends) come after `before`.
+            end = min([g_from for g_from, g_to in gaps if g_to - 1 > before], default=1 << 64)
             if end >= after:
                 out.append((meta, end))
         return out

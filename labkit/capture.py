@@ -28,7 +28,7 @@ from pymongo import CursorType, MongoClient
 from pymongo.errors import PyMongoError
 
 from labkit.archive import Archive, OplogWriter, now_iso
-from labkit.timespec import MAX_INC, ts_from_key, ts_key, ts_str
+from labkit.timespec import ts_from_key, ts_key, ts_str
 
 HEARTBEAT_SECONDS = 0.5
 AWAIT_MS = 200  # an empty poll at least this often: restores waiting for the capture see progress soon
@@ -45,12 +45,6 @@ def cluster_time(client: MongoClient):
     return entry["ts"] if entry else None
 
 
-def previous_key(key: int) -> int:
-    """The largest timestamp key below ``key`` (so ``$gt`` it starts *at* ``key``)."""
-    ts = ts_from_key(key)
-    return ts_key(ts.__class__(ts.time, ts.inc - 1)) if ts.inc else ts_key(ts.__class__(ts.time - 1, MAX_INC))
-
-
 class Capture:
     def __init__(self, archive: Archive, uri: str, workspace_path: str | None = None):
         self.archive = archive
@@ -59,18 +53,19 @@ class Capture:
         self.stopping = False
         self.state = archive.capture_state()
         self.writer = OplogWriter(archive.oplog_dir)
-        start = Archive.key(self.state, "start")
-        if self.writer.last_key is None or self.writer.last_key < start:
-            self.writer.last_key = start
-        self.state.update(last=ts_str(ts_from_key(self.writer.last_key)), pid=os.getpid(), error=None, tailing=False,
-                          started=now_iso())
+        # Resume after everything known captured: the last entry, or the cluster time of an empty poll.
+        known = [Archive.key(self.state, "start"), self.writer.last_key, Archive.key(self.state, "synced_to")]
+        self.position = max(key for key in known if key is not None)
+        if self.writer.last_key is None:
+            self.writer.last_key = Archive.key(self.state, "start")
+        self.state.update(pid=os.getpid(), error=None, tailing=False, started=now_iso())
         self._last_save = 0.0
 
     def log(self, message: str) -> None:
         print(f"{now_iso()} capture: {message}", flush=True)
 
     def run(self) -> None:
-        self.log(f"capturing Main's oplog after {self.state['last']}")
+        self.log(f"capturing Main's oplog after {ts_str(ts_from_key(self.position))}")
         self.save(force=True)
         failures = 0
         while not self.stopping:
@@ -107,19 +102,17 @@ class Capture:
 
     def tail(self, client: MongoClient) -> None:
         oplog = client.local["oplog.rs"]
-        last = self.writer.last_key
         first = oplog.find_one({}, sort=[("$natural", 1)], projection={"ts": 1})
-        if first is not None and ts_key(first["ts"]) > last:
+        if first is not None and ts_key(first["ts"]) > self.position:
             # The entry after our last one is gone: say so, and go on from what is left.
-            gap = {"from": ts_str(ts_from_key(last)), "to": ts_str(first["ts"]), "detected": now_iso()}
+            gap = {"from": ts_str(ts_from_key(self.position)), "to": ts_str(first["ts"]), "detected": now_iso()}
             self.state.setdefault("gaps", []).append(gap)
             self.log(f"GAP: Main's oplog no longer holds the operations after {gap['from']} "
                      f"(its oldest entry is {gap['to']}); restores into that range are impossible")
-            last = previous_key(ts_key(first["ts"]))
-            self.writer.last_key = last
+            self.position = ts_key(first["ts"]) - 1  # so that `$gt position` starts at the oldest entry left
         self.state.update(error=None, tailing=True)
         self.save(force=True)
-        cursor = oplog.find_raw_batches({"ts": {"$gt": ts_from_key(last)}},
+        cursor = oplog.find_raw_batches({"ts": {"$gt": ts_from_key(self.position)}},
                                         cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(AWAIT_MS)
         try:
             pending_synced = cluster_time(client)
@@ -130,13 +123,15 @@ class Capture:
                     if not cursor.alive:
                         return  # the server ended the cursor; reopen from the last captured entry
                     # An empty poll: everything up to the cluster time read before it is captured.
-                    self.state["synced_to"] = ts_str(max(pending_synced, ts_from_key(self.writer.last_key)))
+                    self.position = max(self.position, ts_key(pending_synced))
+                    self.state["synced_to"] = ts_str(ts_from_key(self.position))
                     self.save(force=True)
                     pending_synced = cluster_time(client)
                     continue
                 if not payload:
                     continue
                 count, _first, last_key = self.writer.append(payload)
+                self.position = max(self.position, last_key)
                 self.state["last"] = ts_str(ts_from_key(last_key))
                 self.state["last_wall"] = ts_from_key(last_key).as_datetime().isoformat().replace("+00:00", "Z")
                 self.state["captured"] = self.state.get("captured", 0) + count
