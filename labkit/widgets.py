@@ -537,6 +537,7 @@ class _Panel:
         """End the refresh thread, refresh once more and (``render``) display the static rendering."""
         self._halt()
         self.refresh()
+        self.sampler.close()  # its clients reopen if the panel is started again
         if render:
             self.render()
 
@@ -680,15 +681,29 @@ class RecoveryTimeline(_Panel):
         self.image.close()
 
     def static_bundle(self) -> dict:
-        bundle = {"text/plain": self.text()}
-        if self.png:
-            bundle["image/png"] = self.png
-        return bundle
+        return timeline_bundle(self.samples, self.events, self.namespace, self.png)
+
+
+def timeline_bundle(samples: list[dict], events: list[dict], namespace: str = DEFAULT_NAMESPACE,
+                    png: bytes | None = None) -> dict:
+    """The static rendering of the timeline: its text and (with samples or events) the PNG chart."""
+    bundle = {"text/plain": timeline_text(samples, events, namespace)}
+    if png is None and (samples or events):
+        png = timeline_png(samples, events, namespace)
+    if png:
+        bundle["image/png"] = png
+    return bundle
 
 
 def summary(ws, namespace: str = DEFAULT_NAMESPACE, query: dict | None = None) -> None:
-    """Draw the recovery timeline once (no thread): for the end of a lab or a finished run."""
-    timeline = RecoveryTimeline(ws, namespace=namespace, query=query, create_index=False)
-    timeline.refresh()
-    timeline.render()
-    timeline.close()
+    """Draw the recovery timeline once, with a last sample (no widget, no thread): the end of a lab."""
+    ws = ws if isinstance(ws, Workspace) else Workspace(ws)
+    validate_namespace(namespace)
+    log = SampleLog(ws)
+    sampler = Sampler(ws, namespace, query, create_index=False)
+    try:
+        log.append(sampler.sample())
+    finally:
+        sampler.close()
+    samples = [s for s in log.read() if s.get("namespace") == namespace]
+    _display(timeline_bundle(samples, ws.events(), namespace))

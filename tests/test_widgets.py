@@ -110,7 +110,7 @@ def test_closing_the_widget_ends_the_thread(lab, customers):
     panels = [widgets.LiveCounts(lab, interval=0.2), widgets.RecoveryTimeline(lab, interval=0.2)]
     for panel in panels:  # several panels at once
         panel.start()
-    assert wait_for(lambda: all(p.refreshes >= 2 for p in panels))
+    assert wait_for(lambda: panels[0].refreshes >= 2 and panels[1].refreshes >= 1)
     panels[0].widget.close()  # what the front-end's close does
     assert wait_for(lambda: not panels[0].running, timeout=10)
     assert panels[1].running
@@ -193,22 +193,23 @@ def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys):
     assert panel.sample["workload"] is None
 
 
-def test_workload_figures_are_sampled(fresh_lab):
-    workload = fresh_lab.workload
+def test_workload_figures_are_sampled(lab, customers):
+    workload = lab.workload
     if workload is None:
         pytest.skip("labkit.workload is not there yet")
     workload.start(rate=50)
     try:
         assert wait_for(lambda: (workload.stats() or {}).get("acknowledged", 0) >= 5)
-        sampler = widgets.Sampler(fresh_lab)
+        sampler = widgets.Sampler(lab)
         sample = sampler.sample()
         sampler.close()
     finally:
         workload.stop()
     stats = sample["workload"]
     assert stats["running"] is True and stats["acknowledged"] >= 5 and stats["failures"] == 0
-    assert sample["main"]["total"] >= 5 and sample["main"]["customers"] == 0
+    assert sample["main"]["total"] >= 405 and sample["main"]["customers"] == 100
     assert widgets.workload_line(stats).startswith("Application: running,")
+    assert widgets.Sampler(lab).workload()["running"] is False
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -232,3 +233,20 @@ def test_refresh_errors_are_shown_in_the_panel_not_raised(lab, customers, monkey
     assert panel.last_error == "RuntimeError: disk on fire"
     assert "disk on fire" in panel.widget.value
     panel.close()
+
+
+def test_summary_draws_once_with_a_last_sample(lab, customers, capsys, monkeypatch):
+    lab.log_event("load", count=100)
+    shown = []
+    monkeypatch.setattr(widgets, "_display", shown.append)
+    widgets.summary(lab)
+    assert capsys.readouterr().out == ""
+    (bundle,) = shown
+    assert bundle["image/png"].startswith(PNG_SIGNATURE)
+    assert "1 sample(s)" in bundle["text/plain"] and "load (100)" in bundle["text/plain"]
+    assert "Main: 400 documents, 100 customers" in bundle["text/plain"]
+    assert widgets.find_count_index(customers, QUERY) is None  # a summary never writes
+    # Outside IPython the text is printed (from the calling thread).
+    monkeypatch.undo()
+    widgets.summary(lab)
+    assert "2 sample(s)" in capsys.readouterr().out
