@@ -382,6 +382,9 @@ class Workload:
             return "No workload is running in this workspace: start one with labkit workload start."
         if info.get("last_report"):
             return f"No workload is running: the last one (run {info['run_id']}) was already stopped. Start one with labkit workload start."
+        if (self.stats() or {}).get("state") == "stopped":
+            return (f"No workload is running: the last one (run {info['run_id']}) was stopped (labkit down stops it too). "
+                    "See its last statistics with labkit workload status; start a new one with labkit workload start.")
         record = self.ws.process_record(PROCESS_NAME) or {}
         return (f"No workload is running: the last one (run {info['run_id']}) ended without being stopped. "
                 f"See its log {record.get('log')} and its last statistics with labkit workload status.")

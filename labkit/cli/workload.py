@@ -16,6 +16,7 @@ collection_option = click.option("--collection", "-c", default="customers", show
                                  help="Collection to insert into.")
 rate_option = click.option("--rate", "-r", type=float, default=DEFAULT_RATE, show_default=True,
                            help="Inserts per second (steady; no drift over long runs).")
+STATUS_EVERY = 3.0  # seconds between status lines of `labkit insert`
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
@@ -50,7 +51,7 @@ def insert(uri, db, collection, rate, duration, stats_file, as_json):
     contiguous) and prints the report. Exits 1 if the check fails.
     """
     report = run_foreground(uri, db, collection, rate, duration=duration, stats_path=stats_file,
-                            status_every=5.0, say=say)
+                            status_every=STATUS_EVERY, say=say)
     _print_report(report, as_json)
 
 

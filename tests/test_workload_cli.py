@@ -1,0 +1,102 @@
+"""`labkit insert` and `labkit workload start|status|stop`, run as the real command."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+from labkit import deploy
+from labkit.cli.workload import STATUS_EVERY
+from labkit.workload import PROCESS_NAME
+from tests.conftest import LABKIT
+
+
+def test_insert_stops_on_sigterm_with_a_verified_report(server, tmp_path, clean_env):
+    db = server.new_db_name()
+    stats_file = tmp_path / "stats.json"
+    proc = subprocess.Popen([LABKIT, "insert", "--uri", server.uri, "-d", db, "-c", "app", "--rate", "25",
+                             "--stats", str(stats_file), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (stats_file.exists() and json.loads(stats_file.read_text())["acknowledged"] >= 25):
+            time.sleep(0.1)
+        while time.monotonic() < deadline and json.loads(stats_file.read_text())["elapsed_s"] < STATUS_EVERY + 0.5:
+            time.sleep(0.1)  # long enough for the first status line
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert report["ok"] and report["verified"] and report["missing"] == 0
+    assert report["acknowledged"] == server.client[db].app.count_documents({}) >= 25
+    assert "acknowledged" in err and "/s" in err  # the status line on stderr
+    server.client.drop_database(db)
+
+
+def test_insert_unreachable_uri_fails_fast_and_clearly_without_the_password(labkit_cli, clean_env):
+    started = time.monotonic()
+    result = labkit_cli("insert", "--uri", f"mongodb://alice:s3cr3tpw@127.0.0.1:{deploy.free_port()}/",
+                        "--duration", "1")
+    assert result.returncode == 1
+    assert "Cannot reach" in result.stderr and "Traceback" not in result.stderr
+    assert "s3cr3tpw" not in result.stderr + result.stdout and "alice:****@" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_insert_bad_inputs(labkit_cli, server, clean_env):
+    for args, code, words in [
+        (["--rate", "0"], 1, "rate must be more than 0"),
+        (["--rate", "fast"], 2, "fast"),
+        (["--duration", "0"], 1, "duration must be a positive"),
+    ]:
+        result = labkit_cli("insert", "--uri", server.uri, *args)
+        assert result.returncode == code, (args, result.stderr)
+        assert words in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    missing = labkit_cli("insert")
+    assert missing.returncode == 2 and "--uri" in missing.stderr
+
+
+def test_workload_start_on_a_workspace_that_is_not_up(labkit_cli, tmp_path, clean_env):
+    result = labkit_cli("workload", "start", "--workspace", str(tmp_path / "nothing"))
+    assert result.returncode == 1 and "is not up" in result.stderr and "labkit up" in result.stderr
+
+
+def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env):
+    w = ["--workspace", str(lab.path)]
+    nothing = labkit_cli("workload", "stop", *w)
+    assert nothing.returncode == 1 and "No workload is running" in nothing.stderr
+    assert lab.workload.stats() is None and lab.workload.summary() is None
+    bad_rate = labkit_cli("workload", "start", *w, "--rate", "-2")
+    assert bad_rate.returncode == 1 and "rate" in bad_rate.stderr and not lab.workload.running()
+
+    started = labkit_cli("workload", "start", *w, "--rate", "20", "-c", "orders")
+    assert started.returncode == 0, started.stderr
+    assert "Workload started" in started.stdout
+    pid = lab.process_record(PROCESS_NAME)["pid"]
+
+    second = labkit_cli("workload", "start", *w)
+    assert second.returncode == 1 and "already running" in second.stderr
+    assert lab.process_record(PROCESS_NAME)["pid"] == pid and lab.workload.running()  # still one
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (lab.workload.stats() or {}).get("acknowledged", 0) < 20:
+        time.sleep(0.2)
+    status = labkit_cli("workload", "status", *w, "--json")
+    stats = json.loads(status.stdout)
+    assert stats["running"] and stats["collection"] == "orders" and stats["acknowledged"] >= 20
+    assert "Workload:" in labkit_cli("status", *w).stdout  # `labkit status` shows its summary
+
+    stopped = labkit_cli("workload", "stop", *w)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "verdict: OK" in stopped.stdout
+    count = lab.main.client.test.orders.count_documents({"run": stats["run_id"]})
+    assert f"in the database: {count} document(s) of this run, 0 missing" in stopped.stdout
+
+    again = labkit_cli("workload", "stop", *w)
+    assert again.returncode == 1 and "already stopped" in again.stderr
+    last = labkit_cli("workload", "status", *w)
+    assert "not running" in last.stdout
