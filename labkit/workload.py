@@ -139,6 +139,7 @@ class InsertLoop:
         self.stats = RunStats(self.run_id, db, collection, rate, mask_uri(uri))
         self.client = connect(uri)
         self._uri_checked = 0.0
+        self._done = threading.Event()  # tells the stats writer that the run is over
 
     @property
     def coll(self):
@@ -146,15 +147,13 @@ class InsertLoop:
 
     def run(self, stop: threading.Event, duration: float | None = None) -> dict:
         """Insert until ``stop`` is set (or ``duration`` s passed); return the final stats snapshot."""
-        reporter = threading.Thread(target=self._report, args=(stop,), name="workload-stats", daemon=True)
-        done = threading.Event()
-        self._done = done
+        reporter = threading.Thread(target=self._report, name="workload-stats", daemon=True)
         self._write(self.stats.snapshot(running=True))  # the file exists as soon as the run does
         reporter.start()
         try:
             self._loop(stop, duration)
         finally:
-            done.set()
+            self._done.set()
             reporter.join(timeout=5)
             final = self.stats.snapshot(running=False)
             self._write(final)
@@ -234,7 +233,7 @@ class InsertLoop:
             self.uri = uri
             self.client = connect(uri)
 
-    def _report(self, stop: threading.Event) -> None:
+    def _report(self) -> None:
         last_line = time.monotonic()
         while not self._done.wait(STATS_EVERY_S):
             snapshot = self.stats.snapshot(running=True)
