@@ -506,3 +506,26 @@ def test_empty_file_imports_nothing_without_error(server, db, tmp_path, content)
     report = import_file(server.uri, db.name, "c", str(path), quiet=True)
     assert (report.imported, report.failed, report.read) == (0, 0, 0)
     assert report.closing_line() == "0 document(s) imported successfully. 0 document(s) failed to import."
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_silence_when_quiet(server, db, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    import_file(server.uri, db.name, "c", lines({"_id": 1}, {"_id": 2}))
+    export_collection(server.uri, db.name, "c", out=io.StringIO())
+    shown = terminal.getvalue()
+    assert f"{db.name}.c" in shown and "doc" in shown  # tqdm's bar: name, count, unit
+    assert "2 document(s) imported successfully." in shown and "exported 2 records" in shown
+    quiet = _Terminal()
+    monkeypatch.setattr("sys.stderr", quiet)
+    import_file(server.uri, db.name, "d", lines({"_id": 1}), quiet=True)
+    export_collection(server.uri, db.name, "d", out=io.StringIO(), quiet=True)
+    assert quiet.getvalue() == ""

@@ -13,10 +13,11 @@ Python's datetime can hold (before year 1 or after 9999) stay exact as
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
-from bson import json_util
+from bson import Decimal128, Int64, ObjectId, json_util
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import JSONMode, JSONOptions
 
@@ -52,12 +53,39 @@ def dumps(doc: dict, json_format: str = "relaxed", pretty: bool = False) -> str:
         return json_util.dumps(doc, json_options=RELAXED, separators=(",", ":"), ensure_ascii=False)
 
 
+def _iso_date(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("no time zone")  # let json_util decide what a zone-less date means
+    return value
+
+
+# The wrappers found in almost every file, parsed directly; anything else (or anything odd
+# about these) goes to json_util, which knows every form and says what is wrong.
+_FAST = {
+    "$oid": ObjectId,
+    "$date": _iso_date,
+    "$numberDecimal": Decimal128,
+    "$numberLong": lambda text: Int64(int(text)),
+    "$numberInt": int,
+    "$numberDouble": float,
+}
+
+
 def object_hook(obj: dict) -> Any:
     """Turn ``{"$oid": ...}``-style wrappers into BSON values; leave plain objects alone."""
     for key in obj:
-        if key[:1] == "$":
-            return json_util.object_hook(obj, RELAXED)
-        return obj  # only the first key decides: a wrapper's keys all start with "$"
+        if key[:1] != "$":
+            return obj  # only the first key decides: a wrapper's keys all start with "$"
+        if len(obj) == 1:
+            fast = _FAST.get(key)
+            value = obj[key]
+            if fast is not None and type(value) is str:
+                try:
+                    return fast(value)
+                except Exception:
+                    pass
+        return json_util.object_hook(obj, RELAXED)
     return obj
 
 

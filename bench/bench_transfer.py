@@ -1,0 +1,191 @@
+"""Benchmark labkit export / import against raw pymongo on the embedded server.
+
+    .venv/bin/python bench/bench_transfer.py [--docs 200000] [--memory-docs 1000000]
+
+Import: documents/s of ``import_file`` (reading a relaxed Extended JSON file)
+against the ceiling of ``insert_many`` of the same documents already parsed
+(goal >= 0.8x). Export: documents/s of ``export_collection`` to a file against
+a raw cursor plus ``json_util.dumps`` per document (goal >= 0.9x). Each side
+runs --rounds times (default 2), interleaved, best counts (the machine is shared). Peak memory: a
+child process imports, then exports, --memory-docs documents; its peak RSS is
+reported (goal <= 200 MB each way). Customer-like documents are generated here
+(about 1 KB each, nested, with dates, decimals and arrays, no _id, as
+mgeneratejs output).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bson import Decimal128, json_util
+from pymongo import MongoClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from labkit import deploy  # noqa: E402
+from labkit.transfer import ejson, export_collection, import_file  # noqa: E402
+
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John", "Radia", "Linus"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Backus"]
+CITIES = ["Oslo", "Zürich", "Lisbon", "Austin", "Kyoto", "Nairobi", "Lima", "Perth", "Québec", "Gdańsk"]
+TIERS = ["bronze", "silver", "gold", "platinum"]
+BASE = dt.datetime(2015, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def customer(rng: random.Random, n: int) -> dict:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    return {
+        "customer_id": n,
+        "firstname": first,
+        "lastname": last,
+        "email": f"{first.lower()}.{last.lower()}{n}@example.com",
+        "phone": f"+1-555-{rng.randrange(10000):04d}",
+        "dob": BASE - dt.timedelta(days=rng.randrange(6000, 30000)),
+        "address": {"street": f"{rng.randrange(1, 999)} Main St", "city": rng.choice(CITIES),
+                    "zip": f"{rng.randrange(100000):05d}", "country": "XX",
+                    "location": {"type": "Point", "coordinates": [rng.uniform(-180, 180), rng.uniform(-90, 90)]}},
+        "created": BASE + dt.timedelta(seconds=rng.randrange(300_000_000), milliseconds=rng.randrange(1000)),
+        "active": rng.random() < 0.8,
+        "loyalty": {"tier": rng.choice(TIERS), "points": rng.randrange(100000), "ratio": rng.random()},
+        "balance": Decimal128(f"{rng.randrange(1000000) / 100:.2f}"),
+        "tags": rng.sample(["vip", "newsletter", "sms", "b2b", "churn-risk", "promo"], 3),
+        "orders": [
+            {"order_no": n * 10 + k, "date": BASE + dt.timedelta(days=rng.randrange(3000)),
+             "total": round(rng.uniform(5, 500), 2),
+             "items": [{"sku": f"SKU-{rng.randrange(10000)}", "qty": rng.randrange(1, 5), "price": round(rng.uniform(1, 99), 2)}
+                       for _ in range(rng.randrange(1, 4))]}
+            for k in range(rng.randrange(1, 4))
+        ],
+        "notes": "Prefers e-mail contact; asked about the spring catalogue." if rng.random() < 0.3 else "",
+    }
+
+
+def write_file(path: Path, count: int) -> int:
+    rng = random.Random(42)
+    size = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for n in range(count):
+            line = ejson.dumps(customer(rng, n)) + "\n"
+            size += len(line)
+            f.write(line)
+    return size
+
+
+def timed(func) -> float:
+    started = time.perf_counter()
+    func()
+    return time.perf_counter() - started
+
+
+def bench(uri: str, client: MongoClient, path: Path, count: int, rounds: int) -> None:
+    db = client["bench_transfer"]
+    client.drop_database("bench_transfer")
+
+    def baseline_import(name: str) -> float:
+        with open(path, encoding="utf-8") as f:  # parsed before the clock starts
+            docs = [json_util.loads(line) for line in f]
+        seconds = timed(lambda: db[name].insert_many(docs, ordered=False))
+        assert db[name].estimated_document_count() == count
+        db[name].drop()
+        return seconds
+
+    def labkit_import(name: str) -> float:
+        seconds = timed(lambda: import_file(uri, "bench_transfer", name, str(path), quiet=True))
+        assert db[name].estimated_document_count() == count
+        db[name].drop()
+        return seconds
+
+    raw, ours = [], []
+    for round_ in range(rounds):
+        raw.append(baseline_import(f"raw{round_}"))
+        ours.append(labkit_import(f"ours{round_}"))
+    r, o = min(raw), min(ours)
+    print(f"import  {count:>9,} docs: insert_many (parsed) {count / r:>9,.0f} docs/s   "
+          f"labkit import {count / o:>9,.0f} docs/s   ratio {r / o:.2f}x (goal >= 0.8x)")
+
+    import_file(uri, "bench_transfer", "source", str(path), quiet=True)
+    out = path.with_name("export.json")
+
+    def baseline_export() -> float:
+        def run():
+            for doc in db.get_collection("source", codec_options=ejson.CODEC_OPTIONS).find():
+                json_util.dumps(doc)
+        return timed(run)
+
+    def labkit_export() -> float:
+        return timed(lambda: export_collection(uri, "bench_transfer", "source", out=str(out), quiet=True))
+
+    raw, ours = [], []
+    for _ in range(rounds):
+        raw.append(baseline_export())
+        ours.append(labkit_export())
+    r, o = min(raw), min(ours)
+    print(f"export  {count:>9,} docs: cursor + json_util.dumps {count / r:>9,.0f} docs/s   "
+          f"labkit export {count / o:>9,.0f} docs/s   ratio {r / o:.2f}x (goal >= 0.9x)")
+    client.drop_database("bench_transfer")
+
+
+def memory_child(mode: str, uri: str, path: str) -> None:
+    """Runs in a child process: one import or export, then prints peak RSS in MB."""
+    if mode == "import":
+        report = import_file(uri, "bench_memory", "c", path, quiet=True)
+        count = report.imported
+    else:
+        count = export_collection(uri, "bench_memory", "c", out=path, quiet=True).count
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"count": count, "peak_mb": peak_mb}))
+
+
+def memory(uri: str, client: MongoClient, folder: Path, count: int) -> None:
+    path = folder / "memory.json"
+    print(f"memory: writing {count:,} documents ...", flush=True)
+    size = write_file(path, count)
+    client.drop_database("bench_memory")
+    env = {**os.environ, "BENCH_URI": uri}  # the URI travels in the environment, not argv
+    for mode, target in (("import", path), ("export", folder / "memory-export.json")):
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--memory-child", mode, str(target)], env=env,
+                             capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"memory  {mode:<6} {result['count']:>9,} docs ({size / 1e6:,.0f} MB file): peak RSS "
+              f"{result['peak_mb']:.0f} MB (goal <= 200 MB), {time.perf_counter() - started:.0f} s")
+    client.drop_database("bench_memory")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side; the best counts")
+    parser.add_argument("--memory-docs", type=int, default=1_000_000, help="0 to skip the memory runs")
+    parser.add_argument("--memory-child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child[0], os.environ["BENCH_URI"], args.memory_child[1])
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
+        folder = Path(tmp)
+        record = deploy.start_embedded("main", folder / "data", folder / "server.log")
+        uri = deploy.embedded_uri(record["port"])
+        client = MongoClient(uri)
+        try:
+            path = folder / "customers.json"
+            size = write_file(path, args.docs)
+            print(f"{args.docs:,} customer-like documents, {size / args.docs:.0f} bytes each as relaxed Extended JSON")
+            bench(uri, client, path, args.docs, args.rounds)
+            if args.memory_docs:
+                memory(uri, client, folder, args.memory_docs)
+        finally:
+            client.close()
+            deploy.stop_embedded(record)
+
+
+if __name__ == "__main__":
+    main()
