@@ -132,13 +132,13 @@ def keep_checked_outputs(executed: str | os.PathLike, source: str | os.PathLike)
     compares); every other cell is saved empty. Cells are matched by their id. Returns the cells updated.
     """
     done = nbformat.read(executed, as_version=4)
-    outputs = {cell.get("id"): cell.outputs for cell in done.cells if is_checked(cell)}
+    outputs = {cell.get("id"): (cell.outputs, cell.execution_count) for cell in done.cells if is_checked(cell)}
     nb = nbformat.read(source, as_version=4)
     clear_outputs(nb)
     updated = 0
     for cell in nb.cells:
         if is_checked(cell) and cell.get("id") in outputs:
-            cell.outputs = outputs[cell.get("id")]
+            cell.outputs, cell.execution_count = outputs[cell.get("id")]  # nbval compares only cells that ran
             updated += 1
     tmp = Path(source).with_name(f".{Path(source).name}.tmp")
     nbformat.write(nb, tmp)

@@ -198,7 +198,7 @@ def test_challenge_notebooks_replace_every_solution_and_clear_outputs(labkit_cli
         assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
         assert nb.metadata.kernelspec.name == "python3"
         assert len(nb.cells) == len(sources[name].cells)
-    labkit_cli("notebooks", "--mode", "demo", "--out", str(tmp_path / "demo"))
+    notebooks.write_notebooks("demo", tmp_path / "demo")
     demo = read_notebooks(tmp_path / "demo")
     assert all('mode = "demo"' in nb.cells[1].source and notebooks.BEGIN in json.dumps(nb) for nb in demo.values())
 
