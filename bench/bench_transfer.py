@@ -8,7 +8,9 @@ against the ceiling of ``insert_many`` of the same documents already parsed
 a raw cursor plus ``json_util.dumps`` per document (goal >= 0.9x). Each side
 runs --rounds times (default 2), interleaved, best counts (the machine is shared). Peak memory: a
 child process imports, then exports, --memory-docs documents; its peak RSS is
-reported (goal <= 200 MB each way). Customer-like documents are generated here
+reported (goal <= 200 MB each way). Workload: the lab's continuous-insert loop
+runs in a child process, idle and then while --workload-docs documents are
+imported into its collection; the ratio of its p99 latencies (goal <= 2x). Customer-like documents are generated here
 (about 1 KB each, nested, with dates, decimals and arrays, no _id, as
 mgeneratejs output).
 """
@@ -160,13 +162,58 @@ def memory(uri: str, client: MongoClient, folder: Path, count: int) -> None:
     client.drop_database("bench_memory")
 
 
+def workload_child() -> None:
+    """Runs in a child process: the lab's continuous-insert loop until SIGTERM; prints its stats."""
+    import signal
+    import threading
+
+    from labkit.workload import DEFAULT_RATE, InsertLoop
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    final = InsertLoop(os.environ["BENCH_URI"], "bench_workload", "customers", DEFAULT_RATE).run(stop)
+    print(json.dumps(final, default=str))
+
+
+def workload_p99(uri: str, client: MongoClient, folder: Path, count: int) -> None:
+    """The workload's p99 insert latency while labkit imports into its collection, over idle."""
+    path = folder / "workload-import.json"
+    write_file(path, count)
+    client.drop_database("bench_workload")
+    env = {**os.environ, "BENCH_URI": uri}
+
+    def run_workload(during) -> tuple[float, int]:
+        child = subprocess.Popen([sys.executable, __file__, "--workload-child"], env=env, stdout=subprocess.PIPE, text=True)
+        time.sleep(3)  # connected and inserting
+        during()
+        child.terminate()
+        stats = json.loads(child.communicate(timeout=60)[0].strip().splitlines()[-1])
+        return stats["latency_ms"]["p99"], stats.get("acknowledged", 0)
+
+    loaded_seconds = []
+
+    def load():
+        loaded_seconds.append(timed(lambda: import_file(uri, "bench_workload", "customers", str(path), quiet=True)))
+
+    idle, idle_n = run_workload(lambda: time.sleep(15))
+    busy, busy_n = run_workload(load)
+    print(f"workload p99 idle {idle:.1f} ms ({idle_n} inserts), while importing {count:,} docs into its collection "
+          f"({loaded_seconds[0]:.0f} s) {busy:.1f} ms ({busy_n} inserts): ratio {busy / idle:.2f}x (goal <= 2x)")
+    client.drop_database("bench_workload")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side; the best counts")
     parser.add_argument("--memory-docs", type=int, default=1_000_000, help="0 to skip the memory runs")
+    parser.add_argument("--workload-docs", type=int, default=100_000, help="0 to skip the workload latency run")
+    parser.add_argument("--workload-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.workload_child:
+        workload_child()
+        return
     if args.memory_child:
         memory_child(args.memory_child[0], os.environ["BENCH_URI"], args.memory_child[1])
         return
@@ -180,6 +227,8 @@ def main() -> None:
             size = write_file(path, args.docs)
             print(f"{args.docs:,} customer-like documents, {size / args.docs:.0f} bytes each as relaxed Extended JSON")
             bench(uri, client, path, args.docs, args.rounds)
+            if args.workload_docs:
+                workload_p99(uri, client, folder, args.workload_docs)
             if args.memory_docs:
                 memory(uri, client, folder, args.memory_docs)
         finally:
