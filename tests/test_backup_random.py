@@ -95,7 +95,9 @@ class History:
         elif choice == 6:
             coll.update_one({"_id": _id}, {"$pull": {"tags": {"$lt": 5}}}, session=session)
         elif choice == 7:
-            coll.update_one({"_id": _id}, {"$set": {"tags.0": "first", "nested.y.w.1.q": rng.randint(0, 9)}},
+            # Paths in sorted order: when such a $set creates both parents, SecantusDB adds them in the
+            # order given but logs them sorted, so another order could not be replayed byte for byte.
+            coll.update_one({"_id": _id}, {"$set": {"nested.y.w.1.q": rng.randint(0, 9), "tags.0": "first"}},
                             session=session)
         elif choice == 8:
             coll.replace_one({"_id": _id}, {"replaced": True, "n": rng.randint(0, 50), "arr": [[1], [2, 3]]},
