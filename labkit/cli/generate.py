@@ -45,9 +45,9 @@ def generate(template: str, number: str, seed: str | None, json_array: bool, jso
 
     count = check_count(number)
     seed_value = check_seed(seed)
-    text, source = read_template(template, stdin=click.get_text_stream("stdin"))
+    text, source = read_template(template, stdin=sys.stdin)
     compiled = compile_template(text, source)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     progress = not quiet and count >= PROGRESS_MIN and not out.isatty()
     try:
         write_documents(compiled, count, out, seed=seed_value, json_array=json_array,

@@ -43,10 +43,16 @@ def compile_template(template, source: str | None = None) -> Template:
 
     Raises TemplateError (with line, column and a hint) for invalid templates.
     """
-    if isinstance(template, Path) or (isinstance(template, str) and not template.lstrip().startswith(("{", "["))):
+    if isinstance(template, Path) or (isinstance(template, str) and _looks_like_a_name(template)):
         text, name = read_template(str(template))
         return engine.compile_template(text, source or name)
     return engine.compile_template(template, source or "template")
+
+
+def _looks_like_a_name(text: str) -> bool:
+    """A file path or bundled template name, rather than template text."""
+    stripped = text.strip()
+    return bool(stripped) and "\n" not in stripped and not stripped.startswith(("{", "[", '"', "'"))
 
 
 def generate(template, n: int, seed: int | None = None, now: datetime | None = None) -> Iterator[dict]:

@@ -485,9 +485,9 @@ def email(ctx, o: Options):
 @chance("url", options=("protocol", "domain", "domain_prefix", "path", "extensions", "tld"))
 def url(ctx, o: Options):
     protocol = o.string("protocol", "http")
-    domain_of = constant(o.string("domain")) if "domain" in o else domain_sampler(ctx, o.string("tld", None))
+    domain_of = constant(o.string("domain", "")) if "domain" in o else domain_sampler(ctx, o.string("tld", None))
     domain_prefix = o.string("domain_prefix", "")
-    path_of = constant(o.string("path")) if "path" in o else sampling.words(ctx)
+    path_of = constant(o.string("path", "")) if "path" in o else sampling.words(ctx)
     extensions = o.array("extensions", [])
     extension_of = (lambda pick=sampling.pick(ctx, extensions): "." + str(pick())) if extensions else constant("")
 
@@ -564,7 +564,7 @@ def avatar(ctx, o: Options):
     """A Gravatar URL for an email address (random by default), as chance.avatar."""
     chosen = {key: o.string(key, "", choices=("",) + allowed) for key, allowed in AVATAR_OPTIONS.items()}
     size = o.integer("size", 0, low=0)
-    email_of = constant(o.string("email")) if "email" in o else email_sampler(ctx)
+    email_of = constant(o.string("email", "")) if "email" in o else email_sampler(ctx)
     protocol = chosen["protocol"] + ":" if chosen["protocol"] else ""
     extension = "." + chosen["fileExtension"] if chosen["fileExtension"] else ""
     query = "?" if size or chosen["rating"] or chosen["fallback"] else ""

@@ -121,7 +121,8 @@ class Compiler:
         if op is None:
             raise where.error(
                 f"unknown operator ${name}" + suggest(name, registry.operator_names(), "$")
-                + " (built-in operators and chance.js functions are listed in the README)"
+                + "; operators are mgeneratejs's built-ins and chance.js functions",
+                at_key=not string_form,
             )
         if options is None:
             options = {}

@@ -39,7 +39,7 @@ def suggest(name: str, known, prefix: str = "") -> str:
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
     if not close:
         return ""
-    return "; did you mean " + " or ".join(prefix + c for c in close) + "?"
+    return " (did you mean " + " or ".join(prefix + c for c in close) + "?)"
 
 
 def check_names(op: str, accepted, given, where: "Where") -> None:
@@ -49,7 +49,9 @@ def check_names(op: str, accepted, given, where: "Where") -> None:
     for key in given:
         if key not in accepted:
             listed = ", ".join(accepted) or "no options"
-            raise where.child(key).error(f"${op} has no option '{key}'" + suggest(key, accepted) + f"; it accepts: {listed}")
+            raise where.child(key).error(
+                f"${op} has no option '{key}'" + suggest(key, accepted) + f"; it accepts: {listed}", at_key=True
+            )
 
 
 class Where:
@@ -64,8 +66,8 @@ class Where:
     def child(self, *parts) -> "Where":
         return Where(self.locator, self.path + parts)
 
-    def error(self, message: str) -> TemplateError:
-        position = self.locator.position(self.path)
+    def error(self, message: str, at_key: bool = False) -> TemplateError:
+        position = self.locator.position(self.path, key=at_key)
         where = self.locator.source
         if position:
             where += f":{position[0]}:{position[1]}"

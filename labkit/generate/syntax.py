@@ -26,15 +26,18 @@ class Locator:
 
     def __init__(self, text: str = "", source: str = "template") -> None:
         self.source = source
-        self.offsets: dict[tuple, int] = {}
+        self.offsets: dict[tuple, int] = {}  # where each value starts
+        self.key_offsets: dict[tuple, int] = {}  # where each object key starts
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
 
-    def position(self, path: tuple) -> tuple[int, int] | None:
-        """Line and column of the value at ``path`` (or its closest recorded parent)."""
+    def position(self, path: tuple, key: bool = False) -> tuple[int, int] | None:
+        """Line and column of the value (or key) at ``path``, else of its closest recorded parent."""
+        if key and path in self.key_offsets:
+            return self.line_col(self.key_offsets[path])
         while True:
             if path in self.offsets:
                 return self.line_col(self.offsets[path])
@@ -120,7 +123,9 @@ class _Parser:
         if self.text.startswith("}", pos):
             return result, pos + 1
         while True:
+            key_pos = pos
             key, pos = self.key(pos)
+            self.locator.key_offsets[path + (key,)] = key_pos
             pos = self.skip(pos)
             if not self.text.startswith(":", pos):
                 raise self.fail(pos, f"expected ':' after the key {json.dumps(key)}, found {self.found(pos)}")
