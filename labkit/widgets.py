@@ -388,7 +388,7 @@ def _series(samples: list[dict], deployment: str, key: str) -> tuple[list[float]
         if t is None:
             continue
         if last is not None and t - last > GAP_BREAK_S:
-            times.append(last + (t - last) / 2)
+            times.append(last + 0.001)  # the line ends at the last sample before the pause
             values.append(None)
         value = (sample.get(deployment) or {}).get(key)
         times.append(t)
@@ -415,57 +415,109 @@ def timeline_text(samples: list[dict], events: list[dict], namespace: str = DEFA
     return "\n".join(lines)
 
 
+class TimeAxis:
+    """Maps wall-clock seconds to the chart's x: pauses longer than ``PAUSE_S`` (between the setup and the
+    execute notebook, a coffee break) are squeezed to a narrow band, so the lab's activity keeps the width."""
+
+    def __init__(self, times: list[float]):
+        import numpy as np
+
+        times = sorted(times)
+        self.pauses: list[tuple[float, float, float]] = []  # (x where it starts, band width, real seconds)
+        real, shown = [times[0]], [0.0]
+        pauses = [(a, b) for a, b in zip(times, times[1:]) if b - a > PAUSE_S]
+        active = (times[-1] - times[0]) - sum(b - a for a, b in pauses)
+        band = max(active * PAUSE_WIDTH, 1.0)
+        for a, b in pauses:
+            shown.append(shown[-1] + (a - real[-1]))  # active time: one second is one second
+            real.append(a)
+            self.pauses.append((shown[-1], band, b - a))
+            shown.append(shown[-1] + band)  # the pause: a narrow band whatever its length
+            real.append(b)
+        shown.append(shown[-1] + (times[-1] - real[-1]))
+        real.append(times[-1])
+        far = 1e9  # slope 1 beyond the data
+        self._real = np.array([real[0] - far, *real, real[-1] + far])
+        self._shown = np.array([shown[0] - far, *shown, shown[-1] + far])
+
+    def x(self, times):
+        import numpy as np
+
+        return np.interp(times, self._real, self._shown)
+
+    def time(self, xs):
+        import numpy as np
+
+        return np.interp(xs, self._shown, self._real)
+
+
+PAUSE_S = 60.0
+PAUSE_WIDTH = 0.06  # a squeezed pause takes 6 % of the active time's width
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def timeline_png(samples: list[dict], events: list[dict], namespace: str = DEFAULT_NAMESPACE,
-                 width: float = 9.0, height: float = 4.2) -> bytes:
-    """The chart: documents (top) and customers (bottom) of Main and Temp, event markers across both."""
+                 width: float = 9.0, height: float = 5.0) -> bytes:
+    """The chart: documents and customers of Main and Temp over time, and a lane per kind of event."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    def when(ts):
-        return [dt.datetime.fromtimestamp(t) for t in ts]
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)  # draw off-screen, without pyplot: safe in a thread
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1]})
-    for deployment, color in (("main", MAIN_COLOR), ("temp", TEMP_COLOR)):
-        label = LABELS[deployment]
-        ts, totals = _series(samples, deployment, "total")
-        top.plot(when(ts), [float("nan") if v is None else v for v in totals], color=color, label=label,
-                 linestyle="-" if deployment == "main" else "--", linewidth=1.6)
-        ts, customers = _series(samples, deployment, "customers")
-        bottom.step(when(ts), [float("nan") if v is None else v for v in customers], where="post", color=color,
-                    label=label, linestyle="-" if deployment == "main" else "--", linewidth=1.6)
-    top.set_ylabel("documents")
-    bottom.set_ylabel("customers")
-    top.set_title(f"Recovery timeline of {namespace}", fontsize=11, loc="left")
     drawn = timeline_events(events)
-    start = min([s["t"] for s in samples[:1]] + [e["t"] for e in drawn[:1]], default=None)
-    end = max([s["t"] for s in samples[-1:]] + [e["t"] for e in drawn[-1:]], default=None)
-    for i, event in enumerate(drawn):
-        x = dt.datetime.fromtimestamp(event["t"])
+    lanes = list(dict.fromkeys(e["kind"] for e in drawn))  # in order of first appearance
+    # Off-screen, without pyplot: safe in a thread. Constrained layout: no layout warnings (a thread must not print).
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ratios = [3, 3, max(len(lanes), 1) * 0.35]
+    docs, customers, lane = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+    docs.set_title(f"Recovery timeline of {namespace}", fontsize=11, loc="left")
+    times = [s["t"] for s in samples if s.get("t") is not None] + [e["t"] for e in drawn]
+    if not times:
+        docs.text(0.5, 0.5, "no samples yet", transform=docs.transAxes, ha="center", va="center", color="#777777")
+        times = [time.time()]
+    axis = TimeAxis(times)
+    for deployment, color in (("main", MAIN_COLOR), ("temp", TEMP_COLOR)):
+        style = {"color": color, "label": LABELS[deployment], "linewidth": 1.6,
+                 "linestyle": "-" if deployment == "main" else "--"}
+        ts, values = _series(samples, deployment, "total")
+        docs.plot(axis.x(ts), [float("nan") if v is None else v for v in values], **style)
+        ts, values = _series(samples, deployment, "customers")
+        customers.step(axis.x(ts), [float("nan") if v is None else v for v in values], where="post", **style)
+    for event in drawn:
+        x = axis.x(event["t"])
         color = EVENT_COLORS.get(event["kind"], "#555555")
-        for axes in (top, bottom):
+        for axes in (docs, customers):
             axes.axvline(x, color=color, linewidth=1, linestyle=":", alpha=0.9)
-        # Alternate the labels between the top and the bottom of the panel: events seconds apart stay readable.
-        up = i % 2 == 0
-        bottom.annotate(event["label"], xy=(x, 0.97 if up else 0.03), xycoords=("data", "axes fraction"),
-                        rotation=90, fontsize=7.5, color=color, ha="right", va="top" if up else "bottom",
-                        xytext=(-2, 0), textcoords="offset points")
-    if start is not None and end is not None:
-        pad = max((end - start) * 0.03, 1.0)
-        top.set_xlim(dt.datetime.fromtimestamp(start - pad), dt.datetime.fromtimestamp(end + pad))
-    else:
-        top.text(0.5, 0.5, "no samples yet", transform=top.transAxes, ha="center", va="center", color="#777777")
-    bottom.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
-    bottom.set_ylim(bottom=0)
-    top.set_ylim(bottom=0)
-    for axes in (top, bottom):
+        lane.plot([x], [lanes.index(event["kind"])], marker="o", markersize=5, color=color, linestyle="none")
+    for start, band, seconds in axis.pauses:
+        for axes in (docs, customers, lane):
+            axes.axvspan(start, start + band, color="#dddddd", alpha=0.6, linewidth=0)
+        docs.text(start + band / 2, 0.5, f"{_duration(seconds)} later", transform=docs.get_xaxis_transform(),
+                  rotation=90, ha="center", va="center", fontsize=7, color="#666666")
+    lo, hi = axis.x(min(times)), axis.x(max(times))
+    pad = max((hi - lo) * 0.03, 1.0)
+    lane.set_xlim(lo - pad, hi + pad)
+    lane.set_yticks(range(len(lanes)), [EVENT_LABELS.get(k, k) for k in lanes], fontsize=7.5)
+    lane.set_ylim(max(len(lanes), 1) - 0.5, -0.5)
+    lane.xaxis.set_major_locator(MaxNLocator(nbins=7))
+    lane.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _clock(float(axis.time(x)))))
+    docs.set_ylabel("documents", fontsize=9)
+    customers.set_ylabel("customers", fontsize=9)
+    for axes in (docs, customers):
+        axes.set_ylim(bottom=0)
         axes.grid(True, alpha=0.25)
+    for axes in (docs, customers, lane):
         axes.tick_params(labelsize=8)
+    lane.grid(True, axis="x", alpha=0.25)
     if samples:
-        top.legend(loc="upper left", fontsize=8, frameon=False)
-    fig.tight_layout()
+        docs.legend(loc="upper left", fontsize=8, frameon=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -630,7 +682,7 @@ class RecoveryTimeline(_Panel):
     title = "timeline"
 
     def __init__(self, ws, *, namespace: str = DEFAULT_NAMESPACE, query: dict | None = None,
-                 interval: float = 2.0, create_index: bool = True, width: float = 9.0, height: float = 4.2):
+                 interval: float = 2.0, create_index: bool = True, width: float = 9.0, height: float = 5.0):
         self.size = (width, height)
         self.samples: list[dict] = []
         self.events: list[dict] = []

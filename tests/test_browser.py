@@ -6,7 +6,8 @@ copy of the notebooks with LABKIT_WORKSPACE pointing at that workspace, and
 Playwright opens 03-execute.ipynb, runs all cells and waits until the live
 counts panel shows the 100 customers back on Main (and on Temp, from the
 restore) and the recovery timeline has been drawn. A screenshot and the
-executed page's text are saved in the test's output folder (printed).
+executed page's text are saved in tests/output/browser/ (or
+$LABKIT_TEST_OUTPUT/browser/), printed at the start.
 
 Needs Debian's Chromium (/usr/bin/chromium, `apt-get install chromium`) and
 the Playwright Python package (`pip install playwright`; its own browser
@@ -36,7 +37,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 TOKEN = "labkit-browser-test"
 SETUP_NOTEBOOKS = ("01-overview.ipynb", "02-setup.ipynb")  # the overview brings Main and Temp up
 RUN_TIMEOUT_S = 150
-LIVE_INTERVAL_S = 1.0  # LiveCounts' default refresh  # generous: the machine is shared; a normal run takes well under a minute
+LIVE_INTERVAL_S = 1.0
+# Kept after the run (pytest's tmp folders are recycled): the screenshot and the page's text.
+OUTPUT = Path(os.environ.get("LABKIT_TEST_OUTPUT") or REPO / "tests" / "output")  # LiveCounts' default refresh  # generous: the machine is shared; a normal run takes well under a minute
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -183,11 +186,12 @@ def _number(text: str | None) -> int | None:
         return None
 
 
-def test_execute_lab_in_jupyterlab_shows_live_counts_and_timeline(prepared, jupyterlab, tmp_path):
+def test_execute_lab_in_jupyterlab_shows_live_counts_and_timeline(prepared, jupyterlab):
     from playwright.sync_api import sync_playwright
 
     root, notebooks, ws = prepared
-    out = tmp_path
+    out = OUTPUT / "browser"
+    out.mkdir(parents=True, exist_ok=True)
     _say(f"output folder: {out}")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -218,6 +222,8 @@ def test_execute_lab_in_jupyterlab_shows_live_counts_and_timeline(prepared, jupy
                  f"final page state: {state}")
             page.screenshot(path=str(out / "03-execute.png"), full_page=True)
             (out / "03-execute.txt").write_text(page.inner_text("body"))
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+            shutil.copy(notebooks / "03-execute.ipynb", out / "03-execute.ipynb")  # as executed in the browser
         finally:
             browser.close()
 

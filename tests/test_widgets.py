@@ -250,3 +250,21 @@ def test_summary_draws_once_with_a_last_sample(lab, customers, capsys, monkeypat
     monkeypatch.undo()
     widgets.summary(lab)
     assert "2 sample(s)" in capsys.readouterr().out
+
+
+def test_time_axis_squeezes_long_pauses_and_maps_back():
+    start = 1_800_000_000.0
+    setup = [start + i for i in range(100)]  # 100 s of setup
+    execute = [start + 100 + 2400 + i for i in range(200)]  # 40 min later, 200 s of execute
+    axis = widgets.TimeAxis(setup + execute)
+    (pause_x, band, seconds), = axis.pauses
+    assert seconds == pytest.approx(2401) and band == pytest.approx((99 + 199) * widgets.PAUSE_WIDTH)
+    assert axis.x(setup[-1]) == pytest.approx(99) and pause_x == pytest.approx(99)
+    assert axis.x(execute[0]) - axis.x(setup[-1]) == pytest.approx(band)
+    assert axis.x(execute[-1]) - axis.x(execute[0]) == pytest.approx(199)  # active time keeps its scale
+    for t in (setup[0], setup[50], execute[0], execute[120], execute[-1] + 30):
+        assert float(axis.time(axis.x(t))) == pytest.approx(t)
+    assert widgets.TimeAxis(setup).pauses == []  # no pause, nothing squeezed
+    samples = [{"t": t, "main": {"total": 1, "customers": 1}} for t in setup + execute]
+    png = widgets.timeline_png(samples, [])
+    assert png.startswith(PNG_SIGNATURE) and widgets.timeline_png([], []).startswith(PNG_SIGNATURE)
