@@ -13,6 +13,25 @@ Modules: syntax (parser), engine (compiler), builtins / geo / chance / fakerjs
 (operator families), mustache ({{ }} strings), sampling (fast samplers),
 context (seeded random source and clock), ejson (encoder), output (writer),
 sources (finding templates).
+
+Deliberate differences from mgeneratejs 0.6 (each one an mgeneratejs quirk):
+
+- Mustache strings only call chance.js / faker.js functions with literal
+  arguments; mgeneratejs runs any JavaScript between {{ }}.
+- Unknown options, wrong option types and out-of-range values are errors
+  (mgeneratejs ignores or half-applies them); so are $regex flags BSON lacks
+  (g, y), a $linestring under 2 locations and a $polygon under 3 corners.
+- Each $inc counts on its own (mgeneratejs shares one counter between all
+  $inc in a template); {"$timestamp": {}} is random in every document (in
+  mgeneratejs only the first); $join and $pick results are not re-read as
+  operators; date-times without an offset are UTC (JavaScript: local time).
+- Output is Extended JSON v2 as bson.json_util writes it: relaxed mode prints
+  Int64 as a plain number, dates before 1970 as {"$date": {"$numberLong": ..}}
+  and regular expressions as {"$regularExpression": ...}; mgeneratejs prints
+  legacy shapes ({"$numberLong": ...}, {"$regex": ...}). Both import alike.
+- Random values come from Python's Mersenne Twister, not chance.js's, so
+  values differ; with a seed they are reproducible (the clock is frozen at
+  2025-01-01T00:00:00Z so that $now and ObjectIds repeat too).
 """
 from __future__ import annotations
 

@@ -46,6 +46,8 @@ def array(compiler, options: dict, where):
     number = compiler.option(options, "number", where)
 
     def count(value) -> int:
+        if value.__class__ is int and value >= 0:
+            return value
         return Options("array", {"number": value}, where).integer("number", 0, low=0)
 
     make = of.fn

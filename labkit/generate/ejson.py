@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from json.encoder import c_make_encoder, encode_basestring_ascii
+
 from bson import Decimal128, json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS, RELAXED_JSON_OPTIONS
 
@@ -84,7 +86,16 @@ def _default(value):
     return json_util.default(value, RELAXED_JSON_OPTIONS)
 
 
-_relaxed_encode = json.JSONEncoder(check_circular=False, allow_nan=False, default=_default).encode
+def _make_encoder():
+    """The C JSON encoder, built once (json.dumps would rebuild it for every document)."""
+    if c_make_encoder is None:  # no C accelerator: the pure-Python encoder, same output
+        return json.JSONEncoder(check_circular=False, allow_nan=False, default=_default).encode
+    encode = c_make_encoder(None, _default, encode_basestring_ascii, None, ": ", ", ", False, False, False)
+    join = "".join
+    return lambda doc: join(encode(doc, 0))
+
+
+_relaxed_encode = _make_encoder()
 
 
 def relaxed(doc) -> str:

@@ -31,9 +31,13 @@ def datetime_from_ms(ms: int) -> datetime:
 
 
 def integers(ctx: Context, low: int, high: int):
-    """Uniform whole numbers in [low, high], like chance.integer."""
+    """Uniform whole numbers in [low, high], like chance.integer (floor(random() * span) + low).
+
+    Up to 2**53 values that is one draw of 53 random bits, as in chance.js; wider
+    ranges use exact rejection sampling on getrandbits.
+    """
     span = high - low + 1
-    if span <= 1 << 32:
+    if span <= 1 << 53:
         random = ctx.random
         return lambda: low + int(random() * span)
     below = ctx.below
