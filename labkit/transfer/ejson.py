@@ -19,6 +19,7 @@ from typing import Any
 
 from bson import Decimal128, Int64, ObjectId, json_util
 from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.datetime_ms import DatetimeMS
 from bson.json_util import JSONMode, JSONOptions
 
 from labkit.errors import TransferError
@@ -72,19 +73,32 @@ _FAST = {
 }
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _millis_date(millis: int):
+    """{"$date": {"$numberLong": ...}}: a datetime, or DatetimeMS outside years 1-9999."""
+    try:
+        return _EPOCH + dt.timedelta(milliseconds=millis)
+    except OverflowError:
+        return DatetimeMS(int(millis))
+
+
 def object_hook(obj: dict) -> Any:
     """Turn ``{"$oid": ...}``-style wrappers into BSON values; leave plain objects alone."""
     for key in obj:
         if key[:1] != "$":
             return obj  # only the first key decides: a wrapper's keys all start with "$"
         if len(obj) == 1:
-            fast = _FAST.get(key)
             value = obj[key]
-            if fast is not None and type(value) is str:
-                try:
+            fast = _FAST.get(key)
+            try:
+                if fast is not None and type(value) is str:
                     return fast(value)
-                except Exception:
-                    pass
+                if key == "$date" and type(value) is Int64:  # the inner $numberLong is already parsed
+                    return _millis_date(value)
+            except Exception:
+                pass
         return json_util.object_hook(obj, RELAXED)
     return obj
 
