@@ -96,12 +96,12 @@ def validate_namespace(db: str, collection: str) -> None:
         raise ConfigError(f"{collection!r} is not a valid collection name (not empty, no $, not system.*).")
 
 
-def connect(uri: str, timeout_ms: int = 1_000) -> MongoClient:
+def connect(uri: str, timeout_ms: int = 1_000, socket_timeout_ms: int | None = 10_000) -> MongoClient:
     # retryWrites off: every retry is ours, so it is counted and a duplicate-key
     # answer can only mean that an earlier attempt of ours landed.
     # w=majority + j: acknowledged means durable, even across a kill -9 of the server.
     return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=max(timeout_ms, 2_000),
-                       socketTimeoutMS=10_000, retryWrites=False, w="majority", journal=True,
+                       socketTimeoutMS=socket_timeout_ms, retryWrites=False, w="majority", journal=True,
                        tz_aware=True, appname="labkit-workload")
 
 
@@ -281,7 +281,7 @@ def run_foreground(uri: str, db: str = "test", collection: str = "customers", ra
             signal.signal(signum, handler)
     if not verify_at_end:
         return build_report(final)
-    client = connect(loop.uri, 10_000)
+    client = connect(loop.uri, 10_000, socket_timeout_ms=None)  # verifying may scan a big collection
     try:
         return build_report(final, client[db][collection])
     finally:
