@@ -349,18 +349,31 @@ def dump_path(ns: str) -> str:
     return f"dump/{safe(db)}/{safe(coll)}"
 
 
-def iter_dump(path: Path, expected_crc: int | None = None) -> Iterator[bytes]:
-    """Raw BSON documents of a dump file, verified against its checksum once fully read."""
-    crc = 0
+def iter_dump(path: Path, expected_crc: int | None = None, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+    """Raw BSON documents of a dump file. The whole file's checksum is verified before the first
+    document is yielded, so a damaged snapshot is found before anything is written from it."""
+    if expected_crc is not None:
+        crc = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(chunk_size):
+                crc = zlib.crc32(chunk, crc)
+        if crc != expected_crc:
+            raise BackupError(f"The snapshot file {path} is damaged: its checksum does not match. "
+                              "Restore to a time covered by another snapshot.")
     with open(path, "rb") as f:
-        data = f.read()
-    crc = zlib.crc32(data)
-    if expected_crc is not None and crc != expected_crc:
-        raise BackupError(f"The snapshot file {path} is damaged: its checksum does not match. "
-                          "Restore from another snapshot (a later or earlier time).")
-    view = memoryview(data)
-    position = 0
-    while position < len(data):
-        size = int.from_bytes(view[position:position + 4], "little")
-        yield bytes(view[position:position + size])
-        position += size
+        buffer = b""
+        while True:
+            chunk = f.read(chunk_size)
+            buffer += chunk
+            position = 0
+            while len(buffer) - position >= 4:
+                size = int.from_bytes(buffer[position:position + 4], "little")
+                if len(buffer) - position < size:
+                    break
+                yield buffer[position:position + size]
+                position += size
+            buffer = buffer[position:]
+            if not chunk:
+                if buffer:
+                    raise BackupError(f"The snapshot file {path} is damaged: it ends inside a document.")
+                return

@@ -351,7 +351,7 @@ class Backup:
         """Rebuild the chosen namespaces on ``target`` as they were at ``to``; see the module doc."""
         began = time.monotonic()
         state = self.archive.capture_state()  # raises "backup is not enabled"
-        point = to if isinstance(to, RestorePoint) else parse_time(str(to), self.ws.read().get("marks", {}))
+        point = to if isinstance(to, RestorePoint) else parse_time(_time_text(to), self.ws.read().get("marks", {}))
         bound = ts_key(point.bound)
         meta = self._pick_snapshot(state, point)
         before = ts_key(ts_parse(meta["before"]))
@@ -360,8 +360,8 @@ class Backup:
         plan = self._plan_targets(target, sources, renames)
         full = namespaces is None and not renames
         deployment = self.ws.deployment(target)
-        entries_total = verify_range(self.archive.oplog_dir, before, bound)  # damage found before the target is touched
         self._wait_for_capture_to_reach(point, wait)
+        entries_total = verify_range(self.archive.oplog_dir, before, bound)  # damage found before the target is touched
         client = MongoClient(deployment.uri, serverSelectionTimeoutMS=TARGET_TIMEOUT_MS,
                              connectTimeoutMS=TARGET_TIMEOUT_MS, tz_aware=True)
         report = RestoreReport(target=deployment.label, point=point.as_dict(), point_description=point.describe(),
@@ -399,6 +399,10 @@ class Backup:
                     f"These namespaces on {deployment.label} are INCOMPLETE: {', '.join(report.incomplete)}. "
                     f"Run the same restore again (after labkit up if {deployment.label} stopped): it starts over "
                     "and replaces them.", report) from None
+            except BaseException:  # interrupted (Ctrl-C, kernel stop): never leave it looking complete
+                report.status, report.error = "failed", f"{phase}: interrupted"
+                self._record_restore(report)
+                raise
         finally:
             client.close()
         report.status = "complete"
@@ -640,6 +644,17 @@ class Backup:
         if last_restore:
             summary["last_restore"] = f"{last_restore['status']} to {last_restore['target']} ({last_restore['when']})"
         return summary
+
+
+def _time_text(to) -> str:
+    """What notebooks pass besides text: a mark as ``ws.mark()`` returned it, a datetime, a Timestamp."""
+    if isinstance(to, dict) and "name" in to and "ts" in to:
+        return f"mark:{to['name']}"
+    if isinstance(to, Timestamp):
+        return ts_str(to)
+    if isinstance(to, dt.datetime):
+        return to.isoformat()
+    return str(to)
 
 
 def _count_documents(batch: bytes) -> int:

@@ -151,7 +151,7 @@ def test_lab_scenario_customers_back_plus_exactly_the_acknowledged_inserts(ws):
     finally:
         stop.set()
         thread.join()
-    report = ws.backup.restore("mark:before-delete", namespaces=["test.customers"], progress=False)
+    report = ws.backup.restore(mark, namespaces=["test.customers"], progress=False)  # the mark as returned
     restored = raw_docs(ws.temp.client, "test.customers")
     assert {k: v for k, v in restored.items() if not str(k).startswith("w")} == originals
     inserted = sorted(k for k in restored if str(k).startswith("w"))

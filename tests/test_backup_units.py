@@ -171,3 +171,20 @@ def test_archive_reports_gaps_and_snapshots_in_order(tmp_path):
         (folder / "meta.json").write_text(f'{{"id": "{name}", "before": "110:1", "after": "{after}", "namespaces": {{}}}}')
     os.makedirs(archive.snapshots_dir / ".c.partial")
     assert [s["id"] for s in archive.snapshots()] == ["a", "b"]
+
+
+def test_dump_files_stream_in_chunks_and_check_their_checksum(tmp_path):
+    import zlib
+
+    from labkit.archive import iter_dump
+
+    docs = [bson.encode({"_id": n, "pad": "x" * (n % 50)}) for n in range(500)]
+    path = tmp_path / "c.bson"
+    path.write_bytes(b"".join(docs))
+    crc = zlib.crc32(path.read_bytes())
+    assert list(iter_dump(path, crc, chunk_size=97)) == docs
+    with pytest.raises(BackupError, match=f"{path}.*checksum"):
+        next(iter_dump(path, crc ^ 1))
+    path.write_bytes(b"".join(docs)[:-3])
+    with pytest.raises(BackupError, match="ends inside a document"):
+        list(iter_dump(path, chunk_size=64))
