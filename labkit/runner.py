@@ -14,6 +14,7 @@ environment variables holding connection strings, never the strings.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -33,6 +34,7 @@ from labkit.workspace import Workspace
 
 RESULT_FILE = "result.json"
 RUN_LOG = "run.log"
+KERNELS_LOG = "kernels.log"
 KEY_FIGURES = ("expected", "restored", "identical", "workload_inserts", "workload_failures", "max_gap_ms",
                "restore_seconds")
 
@@ -230,8 +232,9 @@ def _execute(source: Path, target: Path, parameters: dict, cwd: Path, timeout: f
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, log_output=False, cwd=str(cwd), execution_timeout=timeout)
+        with _stderr_to(cwd / KERNELS_LOG):  # kernels inherit it: their warnings go to a log, not the terminal
+            papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
+                                       progress_bar=False, log_output=False, cwd=str(cwd), execution_timeout=timeout)
     except PapermillExecutionError as exc:
         return f"{exc.ename}: {exc.evalue}".strip()
     except KeyboardInterrupt:
@@ -239,6 +242,20 @@ def _execute(source: Path, target: Path, parameters: dict, cwd: Path, timeout: f
     except Exception as exc:  # kernel died, timeout, unreadable notebook: the run fails, the batch goes on
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return None
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _stop_everything(ws: Workspace) -> list[str]:

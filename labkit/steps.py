@@ -367,8 +367,12 @@ def timeline(ws: Workspace) -> None:
 
 
 def check(ws: Workspace, step_id: str) -> None:
-    """Run the step's self-check and print PASS/FAIL with its hint."""
+    """Run the step's self-check and print PASS/FAIL with its hint (in demo mode, also the production commands)."""
     print(checks.run_check(ws, step_id).text())
+    if params(ws).get("mode") == "demo" and labs.step(step_id).production:
+        print("In production:")
+        for tool, command in labs.step(step_id).production.items():
+            print(f"  {labs.PRODUCTION_LABELS.get(tool, tool)}: {command}")
 
 
 def progress(ws: Workspace) -> None:

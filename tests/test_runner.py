@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -140,3 +141,51 @@ def test_batch_runs_every_combination_and_a_failing_run_fails_in_its_row(labkit_
             assert "Cannot reach Temp" in row["error"] and row["error"].count("\n") == 0
             assert "Traceback" not in row["error"]
         assert not Workspace(os.path.join(row["output_dir"], "workspace")).is_up()
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_ctrl_c_stops_every_process_the_run_started(tmp_path, clean_env):
+    import signal
+    import subprocess
+    import time
+
+    from labkit import procs
+    from tests.conftest import LABKIT
+
+    out = tmp_path / "run"
+    state_file = out / "workspace" / "state.json"
+    proc = subprocess.Popen([LABKIT, "run", "partial-recovery", "-p", "customers", "5", "--output-dir", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # interrupt once the overview notebook has started Main and Temp
+            state = json.loads(state_file.read_text()) if state_file.exists() else {}
+            if all((state.get("deployments", {}).get(name) or {}).get("pid") for name in ("main", "temp")):
+                break
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run never started Main and Temp")
+        started = [(r["pid"], r.get("marker")) for r in [*state["deployments"].values(), *state["processes"].values()]]
+        kernels = [(pid, None) for pid in children_of(proc.pid)]  # papermill's kernel
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "Interrupted" in output
+    assert len(started) >= 2 and kernels  # Main, Temp (and anything else by then); the kernel
+    assert not [pid for pid, marker in started + kernels if procs.alive(pid, marker)]
+    assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
