@@ -8,9 +8,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: lab test jupyter bench browser clean
 
 lab: $(STAMP)
-	$(BIN)/labkit up
-	$(BIN)/labkit status
-	$(BIN)/labkit down
+	$(BIN)/labkit run partial-recovery
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
