@@ -268,3 +268,15 @@ def test_time_axis_squeezes_long_pauses_and_maps_back():
     samples = [{"t": t, "main": {"total": 1, "customers": 1}} for t in setup + execute]
     png = widgets.timeline_png(samples, [])
     assert png.startswith(PNG_SIGNATURE) and widgets.timeline_png([], []).startswith(PNG_SIGNATURE)
+
+
+def test_slow_totals_are_remeasured_only_now_and_then(lab, customers, monkeypatch):
+    sampler = widgets.Sampler(lab)
+    monkeypatch.setattr(widgets, "TOTAL_BUDGET_S", 0.0)  # every estimated count counts as slow
+    monkeypatch.setattr(widgets, "TOTAL_SPACING", 1e9)
+    assert sampler.sample()["main"] == {"total": 400, "customers": 100}
+    customers.insert_many([{"seq": -1}, {"firstname": "late"}])
+    assert sampler.sample()["main"] == {"total": 400, "customers": 101}  # customers are always counted afresh
+    monkeypatch.setattr(widgets, "TOTAL_SPACING", 0.0)
+    assert sampler.sample()["main"] == {"total": 402, "customers": 101}
+    sampler.close()
