@@ -47,7 +47,7 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, DeploymentError
 from labkit.uris import password_of, redact
 from labkit.workspace import Workspace, now_iso
 
@@ -145,6 +145,8 @@ class Sampler:
     def __init__(self, workspace, namespace: str = DEFAULT_NAMESPACE, query: dict | None = None,
                  create_index: bool = True):
         self.path = workspace.path if isinstance(workspace, Workspace) else Path(workspace)
+        # A URI given to this kernel's ws.up() (with its password) lives only in that object.
+        self._origin = workspace if isinstance(workspace, Workspace) else None
         self.namespace = namespace
         self.db, self.coll = validate_namespace(namespace)
         self.query = validate_query(DEFAULT_QUERY if query is None else query)
@@ -159,7 +161,12 @@ class Sampler:
         self._clients.clear()
 
     def _client(self, name: str) -> MongoClient:
-        uri = Workspace(self.path).deployment(name).uri  # read afresh: `labkit up` may have moved a server
+        try:
+            uri = Workspace(self.path).deployment(name).uri  # read afresh: `labkit up` may have moved a server
+        except DeploymentError:
+            if self._origin is None:
+                raise
+            uri = self._origin.deployment(name).uri
         known = self._clients.get(name)
         if known and known[0] == uri:
             return known[1]

@@ -221,6 +221,9 @@ def test_execute_lab_in_jupyterlab_shows_live_counts_and_timeline(prepared, jupy
             _say(f"all cells ran in {time.monotonic() - started:.1f} s; Main's customers as shown: {seen}; "
                  f"final page state: {state}")
             page.screenshot(path=str(out / "03-execute.png"), full_page=True)
+            panel = page.locator(".labkit-live-counts")
+            if panel.count():
+                panel.first.screenshot(path=str(out / "live-counts.png"))
             (out / "03-execute.txt").write_text(page.inner_text("body"))
             page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
             shutil.copy(notebooks / "03-execute.ipynb", out / "03-execute.ipynb")  # as executed in the browser
