@@ -26,7 +26,9 @@ class Connection:
             self.display = mask_uri(uri)
             # Options written in the URI (e.g. serverSelectionTimeoutMS) win over our defaults.
             given = {key.lower() for key in parse_uri(uri, validate=False).get("options", {})} if uri.startswith("mongodb://") else set()
-            defaults = {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS, "connectTimeoutMS": CONNECT_TIMEOUT_MS}
+            # Only server selection is shortened (an unreachable server fails in 10 s): connectTimeoutMS
+            # also bounds the driver's heartbeats, and a busy server missing one cancels a running export.
+            defaults = {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS}
             kwargs = {k: v for k, v in defaults.items() if k.lower() not in given}
             self.client = MongoClient(uri, tz_aware=True, **kwargs)
             self.owned = True
