@@ -147,6 +147,8 @@ def main() -> None:
     args = parser.parse_args()
     from labkit.transfer import import_file
 
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start "
+          "(figures from a shared, loaded machine are noisy)")
     with tempfile.TemporaryDirectory(prefix="bench-workload-") as tmp:
         folder = Path(tmp)
         record = deploy.start_embedded("main", folder / "data", folder / "server.log")
@@ -188,6 +190,7 @@ def main() -> None:
         finally:
             client.close()
             deploy.stop_embedded(record)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ every acknowledged insert present, seqs contiguous, nothing duplicated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import math
 import os
@@ -256,8 +257,13 @@ class InsertLoop:
 def run_foreground(uri: str, db: str = "test", collection: str = "customers", rate: float = DEFAULT_RATE,
                    duration: float | None = None, stats_path: str | os.PathLike | None = None,
                    run_id: str | None = None, status_every: float | None = 5.0, say=None,
-                   stop: threading.Event | None = None, verify_at_end: bool = True) -> WorkloadReport:
-    """Run the application until SIGINT/SIGTERM, ``stop`` or ``duration``; return the final report."""
+                   stop: threading.Event | None = None, verify_at_end: bool = True,
+                   workspace_path: str | None = None) -> WorkloadReport:
+    """Run the application until SIGINT/SIGTERM, ``stop`` or ``duration``; return the final report.
+
+    With ``workspace_path`` (the workspace's own process) it follows Main when `labkit up`
+    restarts it elsewhere; ``uri`` must then be that workspace's Main.
+    """
     uri = validate_uri(uri)
     rate = validate_rate(rate)
     duration = validate_duration(duration)
@@ -269,7 +275,7 @@ def run_foreground(uri: str, db: str = "test", collection: str = "customers", ra
     check_reachable(uri)
     stop = stop or threading.Event()
     loop = InsertLoop(uri, db, collection, rate, run_id=run_id, stats_path=stats_path,
-                      workspace_path=os.environ.get("LABKIT_WORKSPACE"), status_every=status_every, say=say)
+                      workspace_path=workspace_path, status_every=status_every, say=say)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -363,17 +369,31 @@ class Workload:
         stats = self.stats()
         if stats is None:
             raise WorkloadError(f"The workload stopped but left no statistics in {self.stats_path}.")
-        collection, error = None, None
         try:
-            collection = self.ws.main.client[stats["db"]][stats["collection"]]
+            with self._current_main() as main:
+                report = build_report(stats, main.client[stats["db"]][stats["collection"]])
         except LabkitError as exc:
-            error = str(exc)
-        report = build_report(stats, collection)
-        if error:
-            report.verification_error = error
+            report = build_report(stats)
+            report.verification_error = str(exc)
         with self.ws.edit() as state:
             state.setdefault("workload", {})["last_report"] = report.to_dict()
         return report
+
+    @contextlib.contextmanager
+    def _current_main(self):
+        """Main as the state says now: `labkit up` in another process may have moved it since
+        ``self.ws`` cached its connection."""
+        from labkit.workspace import Workspace
+
+        try:
+            main = Workspace(self.ws.path).main
+        except LabkitError:  # e.g. a password only this process knows
+            yield self.ws.main
+            return
+        try:
+            yield main
+        finally:
+            main.close()
 
     def _not_running_message(self) -> str:
         info = self.ws.read().get("workload") if self.ws.exists() else None
@@ -425,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         if not uri:
             raise ConfigError(f"The environment variable {args.uri_env} with the server's URI is not set.")
         report = run_foreground(uri, args.db, args.collection, args.rate, stats_path=args.stats, run_id=args.run_id,
-                                status_every=10.0, say=say, verify_at_end=False)
+                                status_every=10.0, say=say, verify_at_end=False,
+                                workspace_path=os.environ.get("LABKIT_WORKSPACE"))
     except LabkitError as exc:
         say(f"Error: {exc}")
         return 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,17 +39,25 @@ def test_workload_survives_its_starter_and_a_kill_of_main(fresh_lab, labkit_cli)
     assert "mongodb://" not in " ".join(record["args"])  # the URI travels in the environment only
     _wait_for(lambda: _acknowledged(ws) >= 20, 30, "20 acknowledged inserts")
 
-    os.kill(ws.read()["deployments"]["main"]["pid"], signal.SIGKILL)
+    main = ws.read()["deployments"]["main"]
+    ws.main.close()  # this object's connection would point at the old port (closing it then waits 10 s)
+    os.kill(main["pid"], signal.SIGKILL)
     killed = time.monotonic()
     _wait_for(lambda: ws.workload.stats()["state"] == "retrying", 15, "the workload to notice the outage")
     before_restart = _acknowledged(ws)
     time.sleep(max(0.0, 1.5 - (time.monotonic() - killed)))
     outage_at_least = time.monotonic() - killed
-    result = labkit_cli("up", "--workspace", str(ws.path))
-    assert result.returncode == 0, result.stderr
+    # Another program took Main's port meanwhile (it never answers): labkit up must move Main.
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", main["port"]))
+        squatter.listen()
+        result = labkit_cli("up", "--workspace", str(ws.path))
+        assert result.returncode == 0, result.stderr
+        assert ws.read()["deployments"]["main"]["port"] != main["port"]
 
-    # It resumes by itself (it may have to follow Main to a new port).
-    _wait_for(lambda: _acknowledged(ws) >= before_restart + 20, 60, "inserts to resume after labkit up")
+        # It resumes by itself, following Main to its new port.
+        _wait_for(lambda: _acknowledged(ws) >= before_restart + 20, 60, "inserts to resume after labkit up")
     assert ws.status(describe=False)["workload"]["running"] is True
 
     report = ws.workload.stop()
