@@ -211,7 +211,8 @@ def date(ctx, o: Options):
     """{"$date": {"min": "...", "max": "..."}}: a random date, ISO-8601 bounds."""
     low = o.date("min", "1900-01-01T00:00:00.000Z")
     high = o.date("max", "2099-12-31T23:59:59.999Z")
-    o.bounds(low, high)
+    if low > high:
+        raise o.fail("min", f"a date not after max ({show(o.get('max', '2099-12-31T23:59:59.999Z'))})")
     return sampling.dates(ctx, low, high)
 
 

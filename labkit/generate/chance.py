@@ -1092,7 +1092,7 @@ def euro(ctx, o: Options):
     return draw
 
 
-def exp_parts(ctx, o: Options | None = None):
+def exp_parts(ctx):
     today = now(ctx)
     first_year = today.year + 1 if today.month == 12 else today.year
     years = sampling.integers(ctx, first_year, today.year + 10)

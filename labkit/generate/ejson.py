@@ -72,17 +72,13 @@ def decimal128_text(value: Decimal128) -> str:
     return "-" + text if high >> 63 else text
 
 
-def _decimal128(value: Decimal128):
-    return {"$numberDecimal": decimal128_text(value)}
-
-
-_FAST = {datetime: _datetime, Decimal128: _decimal128}
-
-
 def _default(value):
-    convert = _FAST.get(value.__class__)
-    if convert is not None:
-        return convert(value)
+    """BSON value -> JSON-able value, for the C encoder (called only for non-JSON types)."""
+    kind = value.__class__
+    if kind is datetime:
+        return _datetime(value)
+    if kind is Decimal128:
+        return {"$numberDecimal": decimal128_text(value)}
     return json_util.default(value, RELAXED_JSON_OPTIONS)
 
 
