@@ -4,7 +4,8 @@ Reproducibility rests on two rules: all randomness comes from one
 ``random.Random(seed)`` through ``random()`` and ``getrandbits()`` only (their
 algorithms are fixed across Python versions and machines), and with a seed the
 clock is frozen, so ``$now``, ObjectId timestamps and "current year" defaults
-do not depend on when the run happens.
+do not depend on when the run happens. (One caveat: $normal / $gauss use
+math.log, whose last bit could differ between C maths libraries.)
 """
 from __future__ import annotations
 
