@@ -42,7 +42,6 @@ BLOCK_HEADER = struct.Struct("<4sIIQQI")  # magic, entries, payload bytes, first
 SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 _SEGMENT_RE = re.compile(r"^oplog-(\d+)-(\d+)\.seg$")
 ENTRY_OPTIONS = CodecOptions(tz_aware=True)
-RAW_OPTIONS = CodecOptions(document_class=RawBSONDocument)
 
 
 def now_iso() -> str:
@@ -77,9 +76,15 @@ def segment_name(first_key: int) -> str:
 
 
 def entry_keys(payload: bytes) -> tuple[int, int, int]:
-    """(count, first ts key, last ts key) of a raw batch of oplog entries."""
-    docs = bson.decode_all(payload, RAW_OPTIONS)
-    return len(docs), ts_key(docs[0]["ts"]), ts_key(docs[-1]["ts"])
+    """(count, first ts key, last ts key) of a raw batch of oplog entries; decodes only two of them."""
+    count = position = last_start = 0
+    while position < len(payload):
+        last_start = position
+        position += int.from_bytes(payload[position:position + 4], "little")
+        count += 1
+    first = RawBSONDocument(payload[:int.from_bytes(payload[:4], "little")])
+    last = RawBSONDocument(payload[last_start:position])
+    return count, ts_key(first["ts"]), ts_key(last["ts"])
 
 
 @dataclass

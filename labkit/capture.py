@@ -82,6 +82,10 @@ class Capture:
                     self.log(f"{self.state['error']}; retrying")
                 time.sleep(RETRY_SECONDS)
                 self.uri = self.fresh_uri() or self.uri
+            except Exception as exc:  # the archive cannot be written (disk full, permissions): stop, say why
+                self.state.update(tailing=False, error=f"capture stopped: {exc}", pid=None)
+                self.save(force=True)
+                raise
             finally:
                 client.close()
         self.writer.close()

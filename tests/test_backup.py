@@ -295,16 +295,26 @@ def test_capture_follows_main_through_a_restart(ws):
 
 
 def test_cli_commands(ws, labkit_cli):
+    from click.testing import CliRunner
+
+    from labkit.cli import main as cli
+
     path = str(ws.path)
-    out = labkit_cli("mark", "cli", "--workspace", path)
-    assert out.returncode == 0 and "UTC" in out.stdout and "local" in out.stdout and "mark:cli" in out.stdout
-    assert "cli:" in labkit_cli("marks", "-w", path).stdout
-    assert "restorable:" in labkit_cli("window", "-w", path).stdout
-    assert "consistent at" in labkit_cli("snapshots", "-w", path).stdout
+
+    def run(*args):  # in-process for speed; the real executable is used below
+        result = CliRunner().invoke(cli, [*args, "--workspace", path])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    out = run("mark", "cli")
+    assert "UTC" in out and "local" in out and "mark:cli" in out
+    assert "cli:" in run("marks")
+    assert "restorable:" in run("window")
+    assert "consistent at" in run("snapshots")
+    status = run("status")
+    assert "Backup:" in status and "capture_lag_seconds" in status and "capture_running: True" in status
     out = labkit_cli("restore", "--to", "mark:cli", "--ns", "shop.orders", "-w", path)
     assert out.returncode == 0, out.stderr
     assert "COMPLETE" in out.stdout and "T in UTC" in out.stdout
     bad = labkit_cli("restore", "--to", "next tuesday", "-w", path)
     assert bad.returncode == 1 and bad.stderr.startswith("Error:") and "Traceback" not in bad.stderr
-    status = labkit_cli("status", "-w", path)
-    assert "Backup:" in status.stdout and "capture_lag_seconds" in status.stdout

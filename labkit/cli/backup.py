@@ -144,7 +144,9 @@ def restore(workspace, to, namespaces, target, renames, wait, as_json):
     Loads the newest snapshot consistent at or before TIME and replays every
     captured operation up to TIME: exact to the operation for a mark or an
     oplog timestamp, to the second for a wall-clock time. Target namespaces
-    are replaced. Atlas: Backup > Point in Time Restore > choose Temp.
+    are replaced; restoring everything (no --ns) replaces all of Temp's data,
+    as an Atlas restore replaces the target cluster's. Atlas: Backup > Point
+    in Time Restore > choose Temp.
     Local times are converted to UTC; the report shows both.
     """
     backup = _backup(workspace)
