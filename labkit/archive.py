@@ -226,8 +226,41 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def read_entries(directory: Path, after: int, upto: int) -> Iterator[dict]:
-    """Captured oplog entries with ``after < ts <= upto``, in order, checksums verified."""
+# Sizes of the fixed-width BSON values that can precede "ns" in an oplog entry; other types stop the walk.
+_FIXED = {0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8, 0x13: 16, 0x06: 0,
+          0x7F: 0, 0xFF: 0}
+
+
+def entry_namespace(payload: bytes, start: int) -> bytes | None:
+    """The top-level ``ns`` of the raw entry at ``start``, found without decoding it; None if unsure."""
+    position, end = start + 4, start + int.from_bytes(payload[start:start + 4], "little") - 1
+    while position < end:
+        kind = payload[position]
+        name_end = payload.index(b"\0", position + 1)
+        name = payload[position + 1:name_end]
+        position = name_end + 1
+        if kind == 0x02:  # string
+            length = int.from_bytes(payload[position:position + 4], "little")
+            if name == b"ns":
+                return payload[position + 4:position + 3 + length]
+            position += 4 + length
+        elif kind in (0x03, 0x04):  # document, array
+            position += int.from_bytes(payload[position:position + 4], "little")
+        elif kind == 0x05:  # binary
+            position += 5 + int.from_bytes(payload[position:position + 4], "little")
+        elif kind in _FIXED:
+            position += _FIXED[kind]
+        else:
+            return None
+    return None
+
+
+def read_entries(directory: Path, after: int, upto: int, namespaces: set[str] | None = None) -> Iterator[dict]:
+    """Captured oplog entries with ``after < ts <= upto``, in order, checksums verified.
+
+    With ``namespaces``, CRUD entries of other namespaces are skipped before they are decoded
+    (commands always come through: they may create, rename or drop a wanted namespace)."""
+    wanted = None if namespaces is None else {ns.encode() for ns in namespaces}
     segments = list_segments(directory)
     for index, (first, path) in enumerate(segments):
         if first > upto:
@@ -238,12 +271,25 @@ def read_entries(directory: Path, after: int, upto: int) -> Iterator[dict]:
         for block in read_blocks(path, skip_through=after, upto=upto, tolerate_torn_tail=newest):
             if block.payload is None:
                 continue
-            for entry in bson.decode_all(block.payload, ENTRY_OPTIONS):
+            for entry in _decode_block(block.payload, wanted):
                 key = ts_key(entry["ts"])
                 if key > upto:
                     return
                 if key > after:
                     yield entry
+
+
+def _decode_block(payload: bytes, wanted: set[bytes] | None) -> list[dict]:
+    if wanted is None:
+        return bson.decode_all(payload, ENTRY_OPTIONS)
+    out, position = [], 0
+    while position < len(payload):
+        size = int.from_bytes(payload[position:position + 4], "little")
+        ns = entry_namespace(payload, position)
+        if ns is None or ns in wanted or ns.endswith(b".$cmd"):
+            out.append(bson.decode(payload[position:position + size], ENTRY_OPTIONS))
+        position += size
+    return out
 
 
 def verify_range(directory: Path, after: int, upto: int) -> int:

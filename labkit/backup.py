@@ -588,9 +588,11 @@ class Backup:
 
         applier = OplogApplier(client, namespaces=set(plan) if plan is not None else None,
                                rename=renames or None, batch_size=REPLAY_BATCH)
-        bar = _tqdm(total=total, desc="replay oplog", unit="op", disable=not progress or total < 10_000)
+        # Selective restores skip other namespaces' entries unseen, so their count is not known up front.
+        bar = _tqdm(total=total if plan is None else None, desc="replay oplog", unit="op",
+                    disable=not progress or total < 10_000)
         chunk = []
-        for entry in read_entries(self.archive.oplog_dir, before, bound):
+        for entry in read_entries(self.archive.oplog_dir, before, bound, None if plan is None else set(plan)):
             chunk.append(entry)
             if len(chunk) >= REPLAY_CHUNK:
                 applier.apply(chunk)

@@ -188,3 +188,28 @@ def test_dump_files_stream_in_chunks_and_check_their_checksum(tmp_path):
     path.write_bytes(b"".join(docs)[:-3])
     with pytest.raises(BackupError, match="ends inside a document"):
         list(iter_dump(path, chunk_size=64))
+
+
+def test_selective_reading_finds_the_top_level_namespace_without_decoding(tmp_path):
+    import uuid
+
+    from labkit.archive import entry_namespace
+
+    entries = [
+        {"lsid": {"id": bson.Binary(uuid.uuid4().bytes, 4)}, "txnNumber": bson.Int64(3), "stmtId": 0,
+         "prevOpTime": {"ts": Timestamp(1, 1), "t": bson.Int64(1)}, "op": "i", "ns": "t.keep",
+         "o": {"_id": 1, "ns": "t.other"}, "ts": Timestamp(1767225600, 1)},
+        {"op": "i", "ns": "t.other", "o": {"_id": 2, "ns": "t.keep"}, "ts": Timestamp(1767225600, 2)},
+        {"op": "c", "ns": "t.$cmd", "o": {"create": "keep"}, "ts": Timestamp(1767225600, 3)},
+        {"op": "n", "ns": "", "o": {"msg": "noop"}, "ts": Timestamp(1767225600, 4)},
+        {"fromMigrate": True, "ui": bson.Binary(uuid.uuid4().bytes, 4), "ns": "t.keep", "op": "d", "o": {"_id": 1},
+         "ts": Timestamp(1767225600, 5)},
+    ]
+    payload = b"".join(bson.encode(e) for e in entries)
+    assert entry_namespace(bson.encode(entries[0]), 0) == b"t.keep"
+    writer = OplogWriter(tmp_path)
+    writer.append(payload)
+    writer.close()
+    got = list(read_entries(tmp_path, 0, 1 << 64, {"t.keep"}))
+    assert [e["ts"].inc for e in got] == [1, 3, 5]
+    assert got[0] == entries[0] | {"ts": Timestamp(1767225600, 1)}
