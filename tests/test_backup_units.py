@@ -213,3 +213,9 @@ def test_selective_reading_finds_the_top_level_namespace_without_decoding(tmp_pa
     got = list(read_entries(tmp_path, 0, 1 << 64, {"t.keep"}))
     assert [e["ts"].inc for e in got] == [1, 3, 5]
     assert got[0] == entries[0] | {"ts": Timestamp(1767225600, 1)}
+
+
+@pytest.mark.parametrize("name", ["", "two words", "-dash-first", "x" * 65, "a/b"])
+def test_mark_names_are_checked_before_anything_happens(tmp_path, name):
+    with pytest.raises(BackupError, match="not a usable mark name"):
+        Backup(Workspace(tmp_path / "ws")).mark(name)
