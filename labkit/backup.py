@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 import sys
 import time
 import zlib
@@ -224,11 +225,11 @@ class Backup:
             write_json_atomic(partial / "meta.json", meta)
             os.rename(partial, folder)
         except PyMongoError as exc:
-            _remove_tree(partial)
+            shutil.rmtree(partial, ignore_errors=True)
             raise BackupError(f"The snapshot failed while reading Main ({main.display_uri}): "
                               f"{self._clean(exc, main.uri)}. Nothing was kept; try again.") from None
         except BaseException:
-            _remove_tree(partial)
+            shutil.rmtree(partial, ignore_errors=True)
             raise
         return self._describe_snapshot({**meta, "path": str(folder)})
 
@@ -695,9 +696,3 @@ def _parse_renames(rename) -> dict:
                                   "admin, local and config.")
         out[src] = dst
     return out
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
