@@ -76,8 +76,8 @@ class LatencyHistogram:
 
 
 def percentiles(histogram: LatencyHistogram, max_ms: float | None) -> dict:
-    def rounded(value):
-        return None if value is None else round(value, 3)
+    def rounded(value):  # a bucket's middle may lie above the exact maximum: never report more
+        return None if value is None else round(min(value, max_ms if max_ms is not None else value), 3)
     return {"p50": rounded(histogram.percentile(50)), "p95": rounded(histogram.percentile(95)),
             "p99": rounded(histogram.percentile(99)), "max": rounded(max_ms)}
 

@@ -102,7 +102,8 @@ def status(workspace, as_json):
 def stop(workspace, as_json):
     """Stop the workload and print its report, checked against Main. Exits 1 if the check fails."""
     ws = open_workspace(workspace)
-    say("Stopping the workload ...")
+    if ws.workload.running():
+        say("Stopping the workload and checking its documents ...")
     _print_report(ws.workload.stop(), as_json)
 
 
