@@ -156,12 +156,18 @@ class Workspace:
     def deployment(self, name: str) -> Deployment:
         if name not in LABELS:
             raise WorkspaceError(f"Unknown deployment {name!r}: use 'main' or 'temp'.")
-        if name in self._deployments:
-            return self._deployments[name]
         record = self.require_up()["deployments"].get(name)
         if not record:
             raise WorkspaceError(f"{LABELS[name]} is not part of this workspace. Run labkit up.")
-        self._deployments[name] = Deployment(name, record["kind"], self._real_uri(name, record))
+        uri = self._real_uri(name, record)
+        cached = self._deployments.get(name)
+        if cached is not None and cached.uri == uri:
+            return cached
+        if cached is not None:
+            # `labkit up` in another process moved this deployment (new port): drop the stale
+            # client in the background, its close waits for a server that is gone.
+            threading.Thread(target=cached.close, daemon=True).start()
+        self._deployments[name] = Deployment(name, record["kind"], uri)
         return self._deployments[name]
 
     def _real_uri(self, name: str, record: dict) -> str:

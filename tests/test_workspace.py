@@ -190,3 +190,15 @@ def test_processes_owned_by_workspace_stop_on_down(fresh_lab):
     assert fresh_lab.status()["processes"]["sleeper"]["running"] is True
     fresh_lab.down()
     _wait_dead(pid)
+
+
+def test_attached_workspace_follows_a_moved_deployment(fresh_lab):
+    attached = Workspace(fresh_lab.path)
+    attached.main.client.test.x.insert_one({"k": 1})
+    record = fresh_lab.read()["deployments"]["main"]
+    with fresh_lab.edit() as state:  # as if `labkit up` elsewhere had restarted Main on another port
+        state["deployments"]["main"]["port"] = record["port"] + 1
+    assert attached.main.display_uri.endswith(f":{record['port'] + 1}/?directConnection=true")
+    with fresh_lab.edit() as state:
+        state["deployments"]["main"]["port"] = record["port"]
+    assert attached.main.client.test.x.count_documents({}) == 1
