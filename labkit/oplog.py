@@ -55,10 +55,7 @@ FETCH_CHUNK = 16
 # mongod apply independent writes in parallel.
 WRITERS = 2
 MIN_WRITE_CHUNK = 50
-# Operations are buffered up to this many write batches before they are
-# written: the more operations on one document a flush sees, the more of them
-# collapse into a single write (and inserts deleted again cost a read at most).
-BUFFERED_BATCHES = 20
+MAX_WRITE_CHUNK = 1000
 
 # Server error codes that mean "already done" when an entry is re-applied.
 NAMESPACE_NOT_FOUND = 26
@@ -367,9 +364,11 @@ class OplogApplier:
     ``namespaces``: source namespaces ("db.coll") to apply; None means every user
     namespace (never admin, local, config, nor system.* collections).
     ``rename``: source namespace -> target namespace.
-    ``batch_size``: the most operations sent in one write command. CRUD
-    operations are buffered (up to ``BUFFERED_BATCHES`` batches) and written
-    when the buffer is full, before any command, and on ``flush()``.
+    ``batch_size``: how many CRUD operations are buffered before they are
+    written (also before any command, and on ``flush()``). Bigger is faster:
+    the more operations on one document a write sees, the more of them
+    collapse into one write, and a document inserted and deleted again within
+    it costs a read at most. Memory grows with it (the buffered entries).
     ``applied``: operations applied per target namespace (CRUD entries and
     commands; an operation replayed idempotently as a no-op counts too).
     """
@@ -460,7 +459,7 @@ class OplogApplier:
             ops = self._buffers[target] = []
         ops.append((op, _id_key(_id), _id, payload))
         self._buffered += 1
-        if self._buffered >= self.batch_size * BUFFERED_BATCHES:
+        if self._buffered >= self.batch_size:
             self.flush()
 
     # -- CRUD ------------------------------------------------------------------
@@ -476,7 +475,7 @@ class OplogApplier:
         so the writes of a phase are independent of each other; the phases keep
         the one order that matters (a delete before a re-insert).
         """
-        batches = [_Batch(target, self._collection(target), ops, self.batch_size, self._write_options) for target, ops in buffers.items()]
+        batches = [_Batch(target, self._collection(target), ops, self._write_options) for target, ops in buffers.items()]
         with ThreadPoolExecutor(WRITERS, thread_name_prefix="labkit-oplog") as pool:
             _run_all(pool, [task for b in batches for task in b.fetch_tasks()])
             for b in batches:
@@ -541,6 +540,8 @@ class OplogApplier:
         if target is None:
             return
         options = {k: v for k, v in o.items() if k not in ("create", "idIndex")}
+        if "viewPipeline" in options:  # SecantusDB logs a view's pipeline under its storage name
+            options["pipeline"] = options.pop("viewPipeline")
         command = {"create": target.partition(".")[2], **options}
         self._run(target, command, ok_codes=(NAMESPACE_EXISTS,))
         self._count(target)
@@ -591,17 +592,15 @@ class OplogApplier:
             return
         # Drop collection by collection: with a rename the target database may
         # hold live data that is not ours to drop.
+        renamed = {source: target for source, target in self.rename.items() if source.partition(".")[0] == db}
         if self.namespaces is not None:
             targets = {self.target_of(ns) for ns in self.namespaces if ns.partition(".")[0] == db}
         else:
-            foreign = {t for s, t in self.rename.items() if s.partition(".")[0] != db}
-            targets = {
-                f"{db}.{name}"
-                for name in self.client[db].list_collection_names()
-                if not name.startswith("system.") and f"{db}.{name}" not in foreign
-                and f"{db}.{name}" not in {s for s in self.rename if s.partition(".")[0] == db}
-            }
-            targets |= {t for s, t in self.rename.items() if s.partition(".")[0] == db}
+            # Every collection of the same name, except those that stand for
+            # another source namespace (a rename's target or source).
+            others = {target for source, target in self.rename.items() if source.partition(".")[0] != db}
+            present = {f"{db}.{name}" for name in self.client[db].list_collection_names() if not name.startswith("system.")}
+            targets = (present - others - set(renamed)) | set(renamed.values())
         for target in sorted(t for t in targets if t):
             self._run(target, {"drop": target.partition(".")[2]}, ok_codes=(NAMESPACE_NOT_FOUND,))
             self._count(target)
@@ -739,9 +738,9 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _write_chunks(items: list, batch_size: int) -> list[list]:
-    """Split writes into commands of at most ``batch_size``, so that every connection gets a share."""
-    size = min(batch_size, max(MIN_WRITE_CHUNK, -(-len(items) // WRITERS)))
+def _write_chunks(items: list) -> list[list]:
+    """Split writes into commands so that every connection gets a share."""
+    size = min(MAX_WRITE_CHUNK, max(MIN_WRITE_CHUNK, -(-len(items) // WRITERS)))
     return _chunks(items, size)
 
 
@@ -755,9 +754,8 @@ class _Batch:
     first, which is cheaper; the few that exist already are then replaced).
     """
 
-    def __init__(self, target: str, coll, ops: list[tuple[str, Any, Any, Any]], batch_size: int, options: "_WriteOptions"):
+    def __init__(self, target: str, coll, ops: list[tuple[str, Any, Any, Any]], options: "_WriteOptions"):
         self.target = target
-        self.batch_size = batch_size
         self.options = options
         self.coll = coll
         self.count = len(ops)
@@ -832,7 +830,7 @@ class _Batch:
     # -- phases 3-5: write
 
     def delete_tasks(self) -> list:
-        return [partial(_guard, self.target, self._delete, chunk) for chunk in _write_chunks(self.deletes, self.batch_size)]
+        return [partial(_guard, self.target, self._delete, chunk) for chunk in _write_chunks(self.deletes)]
 
     def _bulk(self, requests: list, ordered: bool) -> None:
         self.options.call(lambda bypass: self.coll.bulk_write(requests, ordered=ordered, bypass_document_validation=bypass))
@@ -849,7 +847,7 @@ class _Batch:
         return [partial(_guard, self.target, self._insert_in_order)]
 
     def _insert_in_order(self) -> None:
-        for chunk in _chunks(self.inserts, self.batch_size):
+        for chunk in _chunks(self.inserts, MAX_WRITE_CHUNK):
             self._insert(chunk)
 
     def _insert(self, docs: list[dict]) -> None:
@@ -864,7 +862,7 @@ class _Batch:
                 self.replaces.append(docs[error["index"]])
 
     def replace_tasks(self) -> list:
-        return [partial(_guard, self.target, self._replace, chunk) for chunk in _write_chunks(self.replaces, self.batch_size)]
+        return [partial(_guard, self.target, self._replace, chunk) for chunk in _write_chunks(self.replaces)]
 
     def _replace(self, docs: list[dict]) -> None:
         try:

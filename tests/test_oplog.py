@@ -190,6 +190,7 @@ def ddl_history(client, db):
     # Rename over an existing collection.
     db.scratch.insert_one({"_id": "gone"})
     db.capped.rename("scratch", dropTarget=True)
+    db.create_collection("view", viewOn="renamed", pipeline=[{"$match": {"a": {"$gt": 2}}}])
     # Create, fill, drop, re-create.
     db.temp.insert_one({"_id": 1})
     db.temp.create_index("x")
@@ -210,9 +211,10 @@ def test_ddl_and_transaction_round_trip_is_exact(server, db, target):
     assert any(e["op"] == "c" and "renameCollection" in e["o"] for e in entries)
     tx = [e for e in entries if "txnNumber" in e]
     assert len(tx) == 4 and len({e["ts"] for e in tx}) == 1
-    replay(server.client, entries, db, target, ["valid", "capped", "renamed", "scratch", "temp", "txonly"])
+    replay(server.client, entries, db, target, ["valid", "capped", "renamed", "scratch", "temp", "txonly", "view"])
     expected = snapshot(db)
-    assert set(expected) == {"valid", "renamed", "scratch", "temp", "txonly"}
+    assert set(expected) == {"valid", "renamed", "scratch", "temp", "txonly", "view"}
+    assert expected["view"]["type"] == "view"
     assert snapshot(target) == expected
 
 
@@ -221,7 +223,7 @@ def test_replaying_twice_changes_nothing(server, db, target):
     crud_history(db)
     ddl_history(server.client, db)
     entries = oplog_of(server.client, db.name, start)
-    names = ["people", "others", "valid", "capped", "renamed", "scratch", "temp", "txonly"]
+    names = ["people", "others", "valid", "capped", "renamed", "scratch", "temp", "txonly", "view"]
     replay(server.client, entries, db, target, names)
     replay(server.client, entries, db, target, names)
     assert snapshot(target) == snapshot(db)
