@@ -17,17 +17,25 @@ the privilege). It understands what both servers write (see DESIGN.md):
   (``commitTransaction`` / ``abortTransaction``); SecantusDB logs a transaction
   as ordinary entries sharing one ``ts``, which need nothing special.
 
+Limit: SecantusDB's ``updatedFields`` does not always list new fields in the
+order the update added them (``{$set: {z: 1}, $inc: {b: 1}}`` on a document
+without ``z`` and ``b`` is logged as ``{b, z}``), so such a document can come
+back with the same values in another field order. mongod's formats carry it.
+
 Application is idempotent, as ``mongorestore --oplogReplay`` over a fuzzy
 ``mongodump --oplog`` needs: an insert of an existing document replaces it, an
 update of a missing document is skipped (a later entry deletes or re-inserts
 it), deleting or dropping what is missing is fine, and so is creating what
 exists.
 
-Speed: CRUD entries are buffered per namespace. A flush fetches, in small
-batches, only the documents whose first buffered operation is a delta update,
-applies every buffered operation in Python (so several operations on one
-document become one write) and writes the results with a handful of unordered
-bulk commands. Commands are barriers: everything buffered is written first.
+Speed: CRUD entries are buffered per namespace (``batch_size`` of them). A
+flush reads, in small batches, only the documents that a delta update needs
+(or that are inserted and deleted again within the buffer), applies every
+buffered operation in Python, so that several operations on one document
+become one write, and writes the results with bulk commands on a few
+connections at once: deletes, then inserts in creation order (natural order
+matches the source), then replacements in place. Commands are barriers:
+everything buffered is written first.
 """
 from __future__ import annotations
 
@@ -350,12 +358,16 @@ def _id_key(value: Any) -> Any:
     return ("bson", bson.encode({"": value}))
 
 
-class _Absent:
-    """Marker: the document is known not to exist in the target."""
+class _Marker:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-ABSENT = _Absent()
-UNKNOWN = object()  # not fetched: may or may not exist
+ABSENT = _Marker("ABSENT")  # the document does not exist in the target (read, or deleted in the batch)
+UNKNOWN = _Marker("UNKNOWN")  # not read: it may or may not exist
 
 
 class OplogApplier:
@@ -403,7 +415,10 @@ class OplogApplier:
 
     def flush(self) -> None:
         """Write everything buffered: afterwards the target reflects every entry passed so far
-        (except a mongod transaction whose commit entry has not arrived yet)."""
+        (except a mongod transaction whose commit entry has not arrived yet).
+
+        On OplogApplyError the target is partly written and the buffer is gone:
+        start again from the snapshot (replaying is idempotent)."""
         buffers, self._buffers, self._buffered = self._buffers, {}, 0
         if buffers:
             self._write_all(buffers)
@@ -448,12 +463,10 @@ class OplogApplier:
         if target is None:
             return
         o = entry["o"]
-        if op == "i":
-            _id, payload = o["_id"], o
-        elif op == "u":
-            _id, payload = (entry.get("o2") or o)["_id"], o
-        else:
-            _id, payload = o["_id"], None
+        holder = (entry.get("o2") or o) if op == "u" else o
+        if not isinstance(holder, Mapping) or "_id" not in holder:
+            raise OplogApplyError(f"oplog entry at ts {entry.get('ts')} names no document _id: {dict(entry)!r}", namespace=target)
+        _id, payload = holder["_id"], (None if op == "d" else o)
         ops = self._buffers.get(target)
         if ops is None:
             ops = self._buffers[target] = []

@@ -387,6 +387,8 @@ def test_unknown_entries_are_refused_with_a_clear_message(server, target):
     applier = OplogApplier(server.client)
     with pytest.raises(OplogApplyError, match="unknown oplog entry type op='x'"):
         applier.apply([{"op": "x", "ns": f"{target.name}.c", "o": {}, "ts": Timestamp(1, 1)}])
+    with pytest.raises(OplogApplyError, match="names no document _id"):
+        applier.apply([{"op": "u", "ns": f"{target.name}.c", "o": {"$set": {"a": 1}}, "ts": Timestamp(1, 1)}])
     with pytest.raises(OplogApplyError, match="cannot replay the oplog command 'convertToCapped'"):
         applier.apply([{"op": "c", "ns": f"{target.name}.$cmd", "o": {"convertToCapped": "c", "size": 1}, "ts": Timestamp(1, 2)}])
 
