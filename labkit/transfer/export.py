@@ -25,6 +25,7 @@ from labkit.transfer.common import Connection, logger, progress
 
 EXPORT_TYPES = ("json", "csv")
 WRITE_EVERY_CHARS = 1 << 20  # batch writes: one write per ~1 MB of output
+EXPORT_BATCH_DOCS = 1000  # documents per getMore
 
 
 @dataclass
@@ -86,7 +87,8 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         conn.check()
         log(f"connected to: {conn.display}")
         coll = conn.client[db].get_collection(collection, codec_options=ejson.CODEC_OPTIONS)
-        cursor = coll.find(filter_doc, projection, skip=skip, limit=limit,
+        # Small batches: the driver decodes a whole batch at once (16 MB of BSON is ~150 MB of dicts).
+        cursor = coll.find(filter_doc, projection, skip=skip, limit=limit, batch_size=EXPORT_BATCH_DOCS,
                            sort=list(sort_doc.items()) if sort_doc else None)
         total = _total(coll, filter_doc, skip, limit)
         with _Output(out) as sink, progress(f"{db}.{collection}", quiet, total) as bar:

@@ -33,9 +33,9 @@ from labkit.transfer.reader import DelimitedDocuments, JSONDocuments, MalformedI
 
 MODES = ("insert", "upsert", "merge", "delete")
 INPUT_TYPES = ("json", "csv", "tsv")
-BATCH_BYTES = 8 << 20  # per write command; the server accepts up to maxMessageSizeBytes (48 MB)
+BATCH_BYTES = 4 << 20  # per write command (the server accepts up to maxMessageSizeBytes, 48 MB); keeps memory low
 BATCH_DOCS = 10_000  # the server accepts up to maxWriteBatchSize (100,000)
-BATCHES_IN_FLIGHT = 3
+BATCHES_IN_FLIGHT = 2  # enough to overlap parsing with writing
 ERRORS_KEPT = 10  # ImportReport.errors keeps the first few
 ERRORS_SHOWN = 20  # "continuing through error" lines printed before summarising
 
