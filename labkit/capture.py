@@ -33,6 +33,7 @@ from labkit.timespec import ts_from_key, ts_key, ts_str
 HEARTBEAT_SECONDS = 0.5
 AWAIT_MS = 200  # an empty poll at least this often: restores waiting for the capture see progress soon
 RETRY_SECONDS = 1.0
+CONNECT_TIMEOUT_MS = 60_000
 
 
 def cluster_time(client: MongoClient):
@@ -69,7 +70,10 @@ class Capture:
         self.save(force=True)
         failures = 0
         while not self.stopping:
-            client = MongoClient(self.uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+            # Generous timeouts: a busy server (or SecantusDB scanning a big oplog to answer the resume
+            # query) may answer heartbeats slowly, and a timed-out heartbeat cancels the running query.
+            client = MongoClient(self.uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS,
+                                 connectTimeoutMS=CONNECT_TIMEOUT_MS)
             try:
                 self.tail(client)
                 failures = 0
