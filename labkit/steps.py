@@ -335,21 +335,24 @@ def finish(ws: Workspace) -> None:
 # --- watching (ipywidgets; static renderings in executed notebooks) ----------------------------
 
 
-def watch(ws: Workspace):
-    """Show the live counts panel (Main and Temp, the application); returns it for ``stop_watching``."""
+def watch(ws: Workspace, timeline: bool = False):
+    """Show the live counts panel (Main and Temp, the application) and, with ``timeline``, the live
+    recovery timeline under it; returns them for ``stop_watching``."""
     if not ws.is_up():
         print("Main and Temp are not up yet: nothing to watch.")
-        return None
-    from labkit.widgets import LiveCounts
+        return []
+    from labkit.widgets import LiveCounts, RecoveryTimeline
 
-    panel = LiveCounts(ws, namespace=f"{DB}.{COLLECTION}", query=recovery_query(ws))
-    panel.show()
-    return panel
+    options = {"namespace": f"{DB}.{COLLECTION}", "query": recovery_query(ws)}
+    panels = [LiveCounts(ws, **options)] + ([RecoveryTimeline(ws, **options)] if timeline else [])
+    for panel in panels:
+        panel.show()
+    return panels
 
 
-def stop_watching(panel) -> None:
-    """Stop refreshing the panel and leave its final counts in the notebook."""
-    if panel is not None:
+def stop_watching(panels) -> None:
+    """Stop refreshing the panels and leave their final state in the notebook."""
+    for panel in panels or []:
         panel.stop()
 
 
