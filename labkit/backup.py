@@ -231,6 +231,7 @@ class Backup:
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        self.ws.log_event("snapshot", name=meta["id"])
         return self._describe_snapshot({**meta, "path": str(folder)})
 
     @staticmethod
@@ -294,6 +295,7 @@ class Backup:
         record = {"name": name, "ts": ts_str(ts), "wall": wall.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
         with self.ws.edit() as state:
             state.setdefault("marks", {})[name] = record
+        self.ws.log_event("mark", name=name)
         return self._describe_mark(record)
 
     def marks(self) -> list[dict]:
@@ -413,6 +415,8 @@ class Backup:
         report.incomplete = []
         report.duration_seconds = time.monotonic() - began
         self._record_restore(report)
+        self.ws.log_event("restore", point=report.point.get("utc"), target=target,
+                          documents=sum((info.get("documents") or 0) for info in report.namespaces.values()))
         return report
 
     def _pick_snapshot(self, state: dict, point: RestorePoint) -> dict:

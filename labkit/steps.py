@@ -236,14 +236,12 @@ def start_workload(ws: Workspace, rate: float = 10.0) -> None:
         print("The application is already running:", _short_stats(workload.stats()))
         return
     info = workload.start(rate=rate, db=DB, collection=COLLECTION)
-    ws.log_event("workload-start", rate=rate)
     print(f"The application inserts {rate:g} documents/s into {DB}.{COLLECTION} (run {info['run_id']}).")
 
 
 def take_snapshot(ws: Workspace) -> None:
     """A base snapshot of Main, taken while the application writes."""
     snapshot = ws.backup.snapshot(progress=False)
-    ws.log_event("snapshot", name=snapshot["id"])
     print(f"Snapshot {snapshot['id']}: {snapshot['documents']} documents in {snapshot['namespaces']} namespace(s), "
           f"consistent at {snapshot['consistent']}.")
 
@@ -257,7 +255,6 @@ def verify_present(ws: Workspace, mark: str = MARK) -> None:
     count = coll.count_documents(recovery_query(ws))
     total = coll.count_documents({})
     noted = ws.mark(mark)
-    ws.log_event("mark", name=mark)
     _record(ws, "present", {"count": count, "total": total, "mark": mark, "time": now_iso()})
     print(f"Main holds {count} customers ({total} documents in {DB}.{COLLECTION}).")
     print(f"Mark {mark!r} noted: {noted['shown']}, oplog timestamp {noted['ts']}.")
@@ -286,8 +283,6 @@ def restore_to_temp(ws: Workspace, to: str = f"mark:{MARK}") -> None:
     report = ws.backup.restore(to, namespaces=[f"{DB}.{COLLECTION}"], target="temp", progress=False)
     seconds = time.monotonic() - started
     _record(ws, "restore", {"to": to, "seconds": round(seconds, 3), "time": now_iso(), "report": _jsonable(report)})
-    ws.log_event("restore", point=report.point.get("utc"), documents=sum(
-        (info.get("documents") or 0) for info in report.namespaces.values()))
     print(report)
     print(f"Temp now holds {ws.temp.client[DB][COLLECTION].count_documents(recovery_query(ws))} customers "
           f"(restored in {seconds:.1f} s).")
@@ -324,7 +319,6 @@ def finish(ws: Workspace) -> None:
     workload = ws.workload
     if workload.running():
         report = workload.stop()
-        ws.log_event("workload-stop", acknowledged=report.acknowledged)
         print(report)
         _record(ws, "workload_report", report.to_dict())
     else:

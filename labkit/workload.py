@@ -336,6 +336,7 @@ class Workload:
                     "stats_file": str(self.stats_path), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             with self.ws.edit() as state:
                 state["workload"] = dict(info)
+            self.ws.log_event("workload-start", rate=rate, run_id=run_id)
         self._wait_for_first_stats(pid)
         return info
 
@@ -377,6 +378,7 @@ class Workload:
             report.verification_error = str(exc)
         with self.ws.edit() as state:
             state.setdefault("workload", {})["last_report"] = report.to_dict()
+        self.ws.log_event("workload-stop", acknowledged=report.acknowledged)
         return report
 
     @contextlib.contextmanager

@@ -85,6 +85,10 @@ def test_restore_to_a_mark_is_exact_to_the_operation(ws):
     assert raw_docs(temp, "shop.orders") == expected
     assert index_specs(temp, "shop.orders") == index_specs(main, "shop.orders")
     assert report.point["bound"] == ws.read()["marks"]["exact"]["ts"]
+    # the recovery timeline draws these, however the lab was driven (API, CLI, notebooks)
+    kinds = [(e["kind"], e.get("name")) for e in ws.events() if e["kind"] in ("snapshot", "mark", "restore")]
+    assert kinds[0][0] == "snapshot" and kinds[-2:] == [("mark", "exact"), ("restore", None)]
+    assert ws.events()[-1]["point"] == report.point["utc"]
 
 
 def test_full_restore_replaces_temp_and_keeps_options(ws):
