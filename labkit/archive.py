@@ -30,7 +30,7 @@ from typing import Iterator
 
 import bson
 from bson import json_util
-from bson.codec_options import CodecOptions
+from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.raw_bson import RawBSONDocument
 
 from labkit.errors import BackupError
@@ -41,7 +41,8 @@ BLOCK_MAGIC = b"BLK1"
 BLOCK_HEADER = struct.Struct("<4sIIQQI")  # magic, entries, payload bytes, first ts, last ts, crc32
 SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 _SEGMENT_RE = re.compile(r"^oplog-(\d+)-(\d+)\.seg$")
-ENTRY_OPTIONS = CodecOptions(tz_aware=True)
+# DATETIME_AUTO: a date outside Python's datetime range (year 0, 10000) still decodes and replays.
+ENTRY_OPTIONS = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
 
 
 def now_iso() -> str:

@@ -115,6 +115,17 @@ def test_segments_return_exactly_the_entries_in_range(tmp_path):
     assert keys(read_entries(tmp_path, 0, 1 << 64)) == list(range(1, 101))
 
 
+def test_dates_outside_pythons_range_still_read_back(tmp_path):
+    from bson.datetime_ms import DatetimeMS
+
+    far = DatetimeMS(253402300800000 + 86400000)  # 10000-01-02: beyond datetime.max
+    writer = OplogWriter(tmp_path)
+    writer.append(bson.encode({"op": "i", "ns": "t.c", "o": {"_id": 1, "d": far}, "ts": Timestamp(1767225600, 1)}))
+    writer.close()
+    [entry] = read_entries(tmp_path, 0, 1 << 64)
+    assert entry["o"]["d"] == far
+
+
 def test_segments_roll_over_and_reading_spans_them(tmp_path, monkeypatch):
     monkeypatch.setattr("labkit.archive.SEGMENT_MAX_BYTES", 2000)
     writer = OplogWriter(tmp_path)
