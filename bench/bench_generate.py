@@ -26,38 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOAL = 3.0
 
 # Most built-ins and a few chance.js functions, understood by both tools.
-MIXED = {
-    "_id": "$oid",
-    "seq": {"$inc": {"start": 1000}},
-    "name": "$name",
-    "email": "$email",
-    "label": "{{chance.first()}}-{{chance.integer({min: 1, max: 99})}}",
-    "born": {"$date": {"min": "1920-01-01", "max": "2010-01-01"}},
-    "seen": "$date",
-    "created": "$now",
-    "score": {"$numberDecimal": {"min": -1000, "max": 1000, "fixed": 4}},
-    "big": "$numberLong",
-    "small": {"$numberInt": {"min": -5, "max": 5}},
-    "ratio": {"$float": {"min": 0, "max": 1}},
-    "noise": {"$gauss": {"mean": 0, "dev": 1}},
-    "blob": {"$binary": {"length": 12}},
-    "pattern": {"$regex": {"string": "^a.*z$", "flags": "i"}},
-    "ts": "$timestamp",
-    "low": "$minkey",
-    "high": "$maxkey",
-    "kind": {"$choose": {"from": ["a", "b", {"nested": "$bool"}], "weights": [2, 1, 1]}},
-    "tags": {"$pickset": {"array": ["x", "y", "z", "w"], "quantity": 2}},
-    "first_tag": {"$pick": {"array": ["p", "q"], "element": 1}},
-    "code": {"$join": {"array": ["$first", {"$integer": {"min": 1, "max": 9}}], "sep": "-"}},
-    "where": "$coordinates",
-    "point": "$point",
-    "route": {"$linestring": {"locs": 3}},
-    "area": "$polygon",
-    "shapes": {"$geometries": {"number": 2}},
-    "items": {"$array": {"of": {"sku": {"$string": {"pool": "ABC123", "length": 6}}, "qty": "$natural"},
-                         "number": {"$integer": {"min": 0, "max": 3}}}},
-    "gone": "$missing",
-}
+MIXED = json.loads((ROOT / "data" / "templates" / "mixed.json").read_text())
 
 
 def install_mgeneratejs(folder: Path) -> Path:
