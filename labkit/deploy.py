@@ -239,6 +239,12 @@ def embedded_alive(record: dict) -> bool:
 # --- deployments given by URI -----------------------------------------------------------------
 
 
+def unreachable(label: str, uri: str, exc: Exception, seconds: int, hint: str) -> DeploymentError:
+    """The error for a server that did not answer: the driver's reason, never the password."""
+    reason = redact(str(exc).split(", Timeout:")[0], password_of(uri))
+    return DeploymentError(f"Cannot reach {label} at {mask_uri(uri)} within {seconds} s: {reason}. {hint}")
+
+
 def check_replica_set(name: str, uri: str) -> None:
     """Reachable within 10 s and a replica set, else DeploymentError saying which and why."""
     label = LABELS.get(name, name)
@@ -252,11 +258,8 @@ def check_replica_set(name: str, uri: str) -> None:
             "Check the user name, password and authSource in the connection string."
         ) from None
     except PyMongoError as exc:
-        reason = redact(str(exc).split(", Timeout:")[0], password_of(uri))
-        raise DeploymentError(
-            f"Cannot reach {label} at {mask_uri(uri)} within {CONNECT_TIMEOUT_MS // 1000} s: {reason}. "
-            "Check the host, port, credentials and network access list."
-        ) from None
+        raise unreachable(label, uri, exc, CONNECT_TIMEOUT_MS // 1000,
+                          "Check the host, port, credentials and network access list.") from None
     finally:
         client.close()
     if not hello.get("setName"):

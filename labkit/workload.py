@@ -31,7 +31,8 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from labkit.errors import ConfigError, DeploymentError, LabkitError, WorkloadError
+from labkit.deploy import unreachable
+from labkit.errors import ConfigError, LabkitError, WorkloadError
 from labkit.uris import mask_uri, password_of, redact, validate_uri
 from labkit.workload_stats import RunStats, WorkloadReport, build_report, format_status, read_json, write_json_atomic
 
@@ -112,11 +113,8 @@ def check_reachable(uri: str, label: str = "the server") -> None:
     try:
         client.admin.command("ping")
     except PyMongoError as exc:
-        reason = redact(str(exc).split(", Timeout:")[0], password_of(uri))
-        raise DeploymentError(
-            f"Cannot reach {label} at {mask_uri(uri)} within {CONNECT_CHECK_MS // 1000} s: {reason}. "
-            "Check the host and port (is the server running? labkit up starts the lab's servers)."
-        ) from None
+        raise unreachable(label, uri, exc, CONNECT_CHECK_MS // 1000,
+                          "Check the host and port (is the server running? labkit up starts the lab's servers).") from None
     finally:
         client.close()
 
