@@ -387,16 +387,49 @@ def test_delete_mode(server, db):
 def test_drop_and_parallel_workers(server, db):
     db.c.insert_one({"_id": "old"})
     docs = [{"_id": i} for i in range(2500)]
+    report = import_file(server.uri, db.name, "c", lines(*docs), drop=True, num_insertion_workers=3, batch_size=100,
+                         quiet=True)
+    assert report.imported == 2500 and db.c.count_documents({}) == 2500 and not db.c.find_one({"_id": "old"})
+
+
+def insert_batch_sizes(server, db, count: int, **options) -> list[int]:
+    """Documents per insert command of an import of ``count`` documents, seen by a command listener."""
+    from pymongo import MongoClient, monitoring
+
+    sizes = []
+
+    class Listener(monitoring.CommandListener):
+        def started(self, event):
+            if event.command_name == "insert":
+                sizes.append(len(event.command["documents"]))
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    client = MongoClient(server.uri, event_listeners=[Listener()])
+    try:
+        report = import_file(client, db.name, "c", lines(*({"_id": i} for i in range(count))), quiet=True, **options)
+    finally:
+        client.close()
+    assert report.imported == count and db.c.count_documents({}) == count
+    db.c.drop()
+    return sizes
+
+
+def test_batches_are_sized_from_latency_within_bounds(server, db, monkeypatch):
     from labkit.transfer import import_ as importer
 
-    report = None
-    original = importer.BATCH_DOCS
-    importer.BATCH_DOCS = 100
-    try:
-        report = import_file(server.uri, db.name, "c", lines(*docs), drop=True, num_insertion_workers=3, quiet=True)
-    finally:
-        importer.BATCH_DOCS = original
-    assert report.imported == 2500 and db.c.count_documents({}) == 2500 and not db.c.find_one({"_id": "old"})
+    assert insert_batch_sizes(server, db, 2500, batch_size=700) == [700, 700, 700, 400]
+    # A target no batch can meet: every batch stays at the floor.
+    monkeypatch.setattr(importer, "BATCH_TARGET_MS", 1e-6)
+    assert insert_batch_sizes(server, db, 450) == [100, 100, 100, 100, 50]
+    # A target every batch meets: they grow to the most per command (mongoimport's 1000).
+    monkeypatch.setattr(importer, "BATCH_TARGET_MS", 1e6)
+    sizes = insert_batch_sizes(server, db, 4000)
+    assert sizes[0] == importer.BATCH_MIN and max(sizes) == importer.BATCH_DOCS == 1000 and sum(sizes) == 4000
 
 
 def test_csv_and_tsv_import_with_types_and_nested_fields(server, db):
@@ -456,6 +489,7 @@ def test_bad_options(server, db):
         (dict(mode="insert", upsert_fields="email"), "cannot use --upsertFields with --mode=insert"),
         (dict(type="xml"), "unknown type xml"),
         (dict(fields="a,b"), "cannot use --fields when input type is JSON"),
+        (dict(batch_size=0), "--batchSize must be 1 or more"),
     ]
     for options, message in cases:
         with pytest.raises(TransferError, match=message):

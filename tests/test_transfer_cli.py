@@ -38,7 +38,8 @@ def test_export_to_file_then_import_it_again_reports_duplicates(server, customer
     assert again.stderr.count("continuing through error: E11000 duplicate key") == 4
     assert again.stderr.splitlines()[-1] == "0 document(s) imported successfully. 4 document(s) failed to import."
     # --upsertFields alone implies upsert; the file name gives the collection when -c is missing
-    upsert = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "--upsertFields", "_id", str(out), "--quiet")
+    upsert = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "--upsertFields", "_id", str(out), "--quiet",
+                        "--batchSize", "3")
     assert upsert.returncode == 0 and upsert.stderr == ""
     assert customers.lost_records.count_documents({}) == 4
 

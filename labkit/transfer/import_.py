@@ -6,6 +6,15 @@ parse). Batches are bounded by bytes and count, well inside the server's
 message and write-batch limits, and only a few are in flight, so memory stays
 flat for any file size.
 
+Politeness to concurrent writers: the lab imports into a collection the
+application keeps writing to, and a server handles one write batch to a
+collection at a time, so the application's insert can wait behind a whole
+batch. By default batches are therefore sized from measured latency: each
+batch should keep the server busy about BATCH_TARGET_MS, so nothing waits
+much longer than that, while the per-command overhead stays small. A fixed
+``batch_size`` (``--batchSize``, as mongoimport's hidden flag whose default is
+1000) turns the sizing off.
+
 Modes and error handling follow mongoimport 100.x (mongoimport/mongoimport.go):
 insert is unordered and continues through write errors (each counted as a
 failure) unless --stopOnError; --maintainInsertionOrder makes it ordered and
@@ -34,7 +43,10 @@ from labkit.transfer.reader import DelimitedDocuments, JSONDocuments, MalformedI
 MODES = ("insert", "upsert", "merge", "delete")
 INPUT_TYPES = ("json", "csv", "tsv")
 BATCH_BYTES = 4 << 20  # per write command (the server accepts up to maxMessageSizeBytes, 48 MB); keeps memory low
-BATCH_DOCS = 10_000  # the server accepts up to maxWriteBatchSize (100,000)
+BATCH_DOCS = 1_000  # most documents per write command (mongoimport's default; the server accepts 100,000)
+BATCH_TARGET_MS = 30  # adaptive sizing: aim for this much server time per batch (a concurrent write waits ~this)
+BATCH_MIN = 100  # adaptive sizing: the first batch and the floor. Without a floor the sizing collapses on a
+# loaded machine: the fixed per-command cost makes small batches look slow per document, so they shrink further.
 BATCHES_IN_FLIGHT = 2  # enough to overlap parsing with writing
 ERRORS_KEPT = 10  # ImportReport.errors keeps the first few
 ERRORS_SHOWN = 20  # "continuing through error" lines printed before summarising
@@ -82,11 +94,13 @@ class _Batch:
 def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str = "json", header_line: bool = False,
                 fields=None, json_array: bool = False, mode: str | None = "insert", upsert_fields=None, drop: bool = False,
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
-                quiet: bool = False) -> ImportReport:
+                batch_size: int | None = None, quiet: bool = False) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
 
     ``mode=None`` with ``upsert_fields`` means upsert (mongoimport's --upsertFields without --mode);
     the default "insert" with ``upsert_fields`` is an error, as --mode=insert is in mongoimport.
+    ``batch_size``: documents per write command; None sizes batches from measured latency so that
+    concurrent writers to the collection wait at most ~BATCH_TARGET_MS behind one.
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
     TransferError for bad options, input that cannot be opened or an unreachable server.
@@ -94,7 +108,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     type = (type or "json").lower()
     mode = (mode or "").lower()
     names = split_fields(upsert_fields)
-    _validate(type, header_line, fields, mode, names, num_insertion_workers)
+    _validate(type, header_line, fields, mode, names, num_insertion_workers, batch_size)
     if names:
         mode = mode or "upsert"  # --upsertFields alone implies upsert
     mode = mode or "insert"
@@ -123,7 +137,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         else:
             documents = DelimitedDocuments(source, type, split_fields(fields), header_line)
         pipeline = _Pipeline(coll, mode, names, maintain_insertion_order, stop_on_error, max(1, num_insertion_workers),
-                             report, log, hello, conn.clean)
+                             report, log, hello, conn.clean, batch_size)
         with progress(f"{db}.{collection}", quiet) as bar:
             pipeline.bar = bar
             pipeline.run(documents)
@@ -138,7 +152,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     return report
 
 
-def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, workers: int) -> None:
+def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, workers: int, batch_size) -> None:
     if type not in INPUT_TYPES:
         raise TransferError(f"unknown type {type}: choose json, csv or tsv.")
     if type == "json":
@@ -160,6 +174,8 @@ def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, wo
         raise TransferError("invalid --upsertFields argument: give field names, e.g. --upsertFields email,customer_id")
     if workers < 1:
         raise TransferError("--numInsertionWorkers must be 1 or more.")
+    if batch_size is not None and batch_size < 1:
+        raise TransferError("--batchSize must be 1 or more (or leave it out: batches are then sized from latency).")
 
 
 def _path_value(doc: dict, path: str):
@@ -181,7 +197,8 @@ def selector_for(doc: dict, fields: list[str]) -> dict | None:
 
 
 class _Pipeline:
-    def __init__(self, coll, mode, upsert_fields, ordered, stop_on_error, workers, report, log, hello, clean):
+    def __init__(self, coll, mode, upsert_fields, ordered, stop_on_error, workers, report, log, hello, clean,
+                 batch_size=None):
         self.clean = clean  # driver errors without any password
         self.coll = coll
         self.mode = mode
@@ -193,7 +210,11 @@ class _Pipeline:
         self.log = log
         self.max_doc = int(hello.get("maxBsonObjectSize", 16 * 1024 * 1024))
         self.batch_bytes = min(BATCH_BYTES, int(hello.get("maxMessageSizeBytes", 48_000_000)) // 2)
-        self.batch_docs = min(BATCH_DOCS, int(hello.get("maxWriteBatchSize", 100_000)))
+        limit = int(hello.get("maxWriteBatchSize", 100_000))
+        self.adaptive = batch_size is None
+        self.max_batch_docs = min(batch_size or BATCH_DOCS, limit)
+        self.batch_docs = min(BATCH_MIN, self.max_batch_docs) if self.adaptive else self.max_batch_docs
+        self.ms_per_doc: float | None = None  # adaptive sizing: smoothed server time per document
         self.queue: queue.Queue = queue.Queue(maxsize=BATCHES_IN_FLIGHT)
         self.lock = threading.Lock()
         self.fatal: str | None = None  # set by a writer: stop reading
@@ -288,13 +309,25 @@ class _Pipeline:
             if self.fatal:
                 continue  # drain: another writer stopped the import
             try:
+                started = time.perf_counter()
                 self._write(batch)
+                self._resize(len(batch.docs), time.perf_counter() - started)
             except BulkWriteError as exc:
                 self._bulk_error(batch, exc)
             except PyMongoError as exc:
                 self._stop(self.clean(exc))
             except Exception as exc:  # never leave the reader waiting on a dead writer
                 self._stop(f"{type(exc).__name__}: {exc}")
+
+    def _resize(self, docs: int, seconds: float) -> None:
+        """Adaptive sizing: the next batches hold what the server writes in about BATCH_TARGET_MS.
+        Smoothed, so one slow batch (a busy machine) does not swing the size."""
+        if not self.adaptive or not docs:
+            return
+        sample = seconds * 1000 / docs
+        self.ms_per_doc = sample if self.ms_per_doc is None else 0.7 * self.ms_per_doc + 0.3 * sample
+        size = int(BATCH_TARGET_MS / max(self.ms_per_doc, 1e-6))
+        self.batch_docs = max(BATCH_MIN, min(self.max_batch_docs, size))
 
     def _write(self, batch: _Batch) -> None:
         if self.mode == "insert":
