@@ -11,7 +11,10 @@
 3. The same workload while ``labkit.transfer.import_file`` imports
    --import-docs customer-like documents into the same collection: p99 during
    the import / p99 idle (goal <= 2x) and the largest gap between two
-   acknowledged inserts during the import (goal <= 250 ms).
+   acknowledged inserts during the import (goal <= 250 ms). Each import
+   setting of --batch-sizes ("adaptive" is the default sizing, a number a
+   fixed --batchSize) runs --repeats times, interleaved, in the same run; the
+   imported documents are deleted between imports (outside the windows).
 
 The workload runs as its own process (as in the lab), reading the stats file
 it writes; windows are cut by subtracting two snapshots of its latency
@@ -32,6 +35,7 @@ import time
 from pathlib import Path
 
 from bson import Decimal128, json_util
+from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from labkit import deploy  # noqa: E402
@@ -141,13 +145,26 @@ def bare_insert_rate(uri: str, db: str, seconds: float) -> float:
     return rate
 
 
+def _setting(text: str) -> tuple[str, int | None, float]:
+    """"adaptive" (the default sizing), "adaptive:MS" (another latency target), or a fixed batch size."""
+    from labkit.transfer import import_
+
+    if text.startswith("adaptive"):
+        return text, None, float(text.partition(":")[2] or import_.BATCH_TARGET_MS)
+    return f"batchSize {int(text)}", int(text), import_.BATCH_TARGET_MS
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60, help="length of the highest-rate run (default 60)")
     parser.add_argument("--idle-seconds", type=float, default=20, help="length of the idle latency window")
     parser.add_argument("--import-docs", type=int, default=100_000, help="documents imported during the workload")
+    parser.add_argument("--batch-sizes", default="adaptive,1000,10000",
+                        help="import settings to compare: adaptive and/or fixed batch sizes (default adaptive,1000,10000)")
+    parser.add_argument("--repeats", type=int, default=2, help="imports per setting (default 2)")
     args = parser.parse_args()
-    from labkit.transfer import import_file
+    settings = [_setting(s.strip()) for s in args.batch_sizes.split(",")]
+    from labkit.transfer import import_, import_file
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start "
           "(figures from a shared, loaded machine are noisy)")
@@ -156,21 +173,22 @@ def main() -> None:
         record = deploy.start_embedded("main", folder / "data", folder / "server.log")
         uri = deploy.embedded_uri(record["port"])
         try:
-            # 1. Highest sustainable rate, and the bare pymongo ceiling measured in the same run.
-            # The bare loop runs before and after (the machine's load drifts); their mean is the baseline.
-            bare_seconds = min(args.seconds / 2, 10)
-            before = bare_insert_rate(uri, "bench_bare", bare_seconds)
-            flat_out = WorkloadProcess(uri, "bench_max", MAX_RATE, folder / "max.json", duration=args.seconds)
-            report = flat_out.finish()
-            bare = (before + bare_insert_rate(uri, "bench_bare", bare_seconds)) / 2
-            series = [s["inserts"] for s in flat_out.stats()["series"]]
-            while series and series[0] == 0:  # connecting, before the first insert
-                series.pop(0)
-            series = series[1:-1]  # the first and last seconds are partial
-            print(f"highest rate   labkit insert {report['average_rate']:>8,.0f} inserts/s over {report['duration_s']:.0f} s "
-                  f"(slowest second {min(series) if series else 0:,}/s, longest gap {report['max_gap_ms']:,.0f} ms; "
-                  f"verified {'OK' if report['ok'] else 'NOT OK'})   "
-                  f"bare insert_one {bare:>8,.0f}/s   ratio {report['average_rate'] / bare:.2f}x")
+            if args.seconds:  # 0 skips it
+                # 1. Highest sustainable rate, and the bare pymongo ceiling measured in the same run.
+                # The bare loop runs before and after (the machine's load drifts); their mean is the baseline.
+                bare_seconds = min(args.seconds / 2, 10)
+                before = bare_insert_rate(uri, "bench_bare", bare_seconds)
+                flat_out = WorkloadProcess(uri, "bench_max", MAX_RATE, folder / "max.json", duration=args.seconds)
+                report = flat_out.finish()
+                bare = (before + bare_insert_rate(uri, "bench_bare", bare_seconds)) / 2
+                series = [s["inserts"] for s in flat_out.stats()["series"]]
+                while series and series[0] == 0:  # connecting, before the first insert
+                    series.pop(0)
+                series = series[1:-1]  # the first and last seconds are partial
+                print(f"highest rate   labkit insert {report['average_rate']:>8,.0f} inserts/s over {report['duration_s']:.0f} s "
+                      f"(slowest second {min(series) if series else 0:,}/s, longest gap {report['max_gap_ms']:,.0f} ms; "
+                      f"verified {'OK' if report['ok'] else 'NOT OK'})   "
+                      f"bare insert_one {bare:>8,.0f}/s   ratio {report['average_rate'] / bare:.2f}x")
 
             # 2. and 3. One workload at 50/s: an idle window, then a window with an import running.
             path = folder / "customers.json"
@@ -179,21 +197,45 @@ def main() -> None:
             time.sleep(2)  # warm up
             idle_start = workload.fresh_stats()
             time.sleep(args.idle_seconds)
-            idle_end = workload.fresh_stats()
-            started = time.monotonic()
-            result = import_file(uri, "bench_live", "customers", str(path), quiet=True)
-            import_seconds = time.monotonic() - started
-            busy_end = workload.fresh_stats()
-            final = workload.finish()
-            idle, busy = window(idle_start, idle_end), window(idle_end, busy_end)
+            idle = window(idle_start, workload.fresh_stats())
             print(f"idle at {IDLE_RATE}/s   latency p50 {idle['p50']:.2f} ms  p99 {idle['p99']:.2f} ms  "
-                  f"max gap {idle['max_gap_ms']:.0f} ms  ({idle['count']} inserts)")
-            print(f"during import  {result.imported:,} documents in {import_seconds:.1f} s "
-                  f"({result.imported / import_seconds:,.0f} docs/s): latency p50 {busy['p50']:.2f} ms  "
-                  f"p99 {busy['p99']:.2f} ms  ({busy['count']} inserts, {busy['empty_seconds']} second(s) without one)")
-            print(f"p99 during import / p99 idle: {busy['p99'] / idle['p99']:.2f}x (goal <= 2x)")
-            print(f"max gap during import: {busy['max_gap_ms']:.0f} ms (goal <= 250 ms)")
-            print(f"workload report after the import: {'OK' if final['ok'] else 'NOT OK'} "
+                  f"max gap {idle['max_gap_ms']:.0f} ms  ({idle['count']} inserts)", flush=True)
+            client = MongoClient(uri)
+            results: dict = {}
+            for repeat in range(args.repeats):
+                for setting in settings:
+                    name, batch_size, import_.BATCH_TARGET_MS = setting  # bench only: the target read at each resize
+                    # The idle p99 right before each import is its baseline (the shared machine's load drifts).
+                    before_idle = workload.fresh_stats()
+                    time.sleep(args.idle_seconds)
+                    before = workload.fresh_stats()
+                    idle_here = window(before_idle, before)
+                    started = time.monotonic()
+                    result = import_file(uri, "bench_live", "customers", str(path), batch_size=batch_size, quiet=True)
+                    import_seconds = time.monotonic() - started
+                    busy = window(before, workload.fresh_stats())
+                    ratio = busy["p99"] / idle_here["p99"]
+                    results.setdefault(name, []).append((ratio, busy["max_gap_ms"], result.imported / import_seconds))
+                    print(f"import {name:<15} {result.imported:,} docs in {import_seconds:5.1f} s "
+                          f"({result.imported / import_seconds:6,.0f} docs/s): workload p50 {busy['p50']:6.2f} ms  "
+                          f"p99 {busy['p99']:7.2f} ms / idle p99 {idle_here['p99']:6.2f} ms = {ratio:5.2f}x (goal <= 2x)  "
+                          f"max gap {busy['max_gap_ms']:4.0f} ms (goal <= 250)  "
+                          f"({busy['count']} inserts)  load {os.getloadavg()[0]:.1f}", flush=True)
+                    # Not timed; it blocks the workload for seconds, so the next idle window starts after it.
+                    client["bench_live"]["customers"].delete_many({"firstname": {"$exists": True}})
+                    time.sleep(2)
+            idle_end = workload.fresh_stats()
+            time.sleep(args.idle_seconds)
+            idle_after = window(idle_end, workload.fresh_stats())
+            final = workload.finish()
+            client.close()
+            print(f"idle again     latency p50 {idle_after['p50']:.2f} ms  p99 {idle_after['p99']:.2f} ms  "
+                  f"max gap {idle_after['max_gap_ms']:.0f} ms  ({idle_after['count']} inserts)")
+            for name, runs in results.items():
+                ratios, gaps, rates = zip(*runs)
+                print(f"summary {name:<15} p99 ratio {min(ratios):.2f}-{max(ratios):.2f}x   "
+                      f"max gap {min(gaps):.0f}-{max(gaps):.0f} ms   import {min(rates):,.0f}-{max(rates):,.0f} docs/s")
+            print(f"workload report after the imports: {'OK' if final['ok'] else 'NOT OK'} "
                   f"({final['acknowledged']} acknowledged, {final['missing']} missing, {final['duplicates']} duplicates)")
         finally:
             deploy.stop_embedded(record)
