@@ -6,11 +6,15 @@ Import: documents/s of ``import_file`` (reading a relaxed Extended JSON file)
 against the ceiling of ``insert_many`` of the same documents already parsed
 (goal >= 0.8x). Export: documents/s of ``export_collection`` to a file against
 a raw cursor plus ``json_util.dumps`` per document (goal >= 0.9x). Each side
-runs --rounds times (default 2), interleaved, best counts (the machine is shared). Peak memory: a
+runs --rounds times (default 2), interleaved, best counts (the machine is shared); the
+import runs once per --batch-sizes setting in each round (default: the
+latency-sized batches and fixed batches of 10,000). Peak memory: a
 child process imports, then exports, --memory-docs documents; its peak RSS is
-reported (goal <= 200 MB each way). Workload: the lab's continuous-insert loop
-runs in a child process, idle and then while --workload-docs documents are
-imported into its collection; the ratio of its p99 latencies (goal <= 2x). Customer-like documents are generated here
+reported (goal <= 200 MB each way). Workload (only with --workload-docs N;
+bench_workload.py measures it better, with an idle window before each import
+and several batch settings): the lab's continuous-insert loop runs in a child
+process, idle and then while N documents are imported into its collection;
+the ratio of its p99 latencies (goal <= 2x). Customer-like documents are generated here
 (about 1 KB each, nested, with dates, decimals and arrays, no _id, as
 mgeneratejs output).
 """
@@ -87,7 +91,7 @@ def timed(func) -> float:
     return time.perf_counter() - started
 
 
-def bench(uri: str, client: MongoClient, path: Path, count: int, rounds: int) -> None:
+def bench(uri: str, client: MongoClient, path: Path, count: int, rounds: int, batch_sizes: list) -> None:
     db = client["bench_transfer"]
     client.drop_database("bench_transfer")
 
@@ -99,19 +103,26 @@ def bench(uri: str, client: MongoClient, path: Path, count: int, rounds: int) ->
         db[name].drop()
         return seconds
 
-    def labkit_import(name: str) -> float:
-        seconds = timed(lambda: import_file(uri, "bench_transfer", name, str(path), quiet=True))
+    def labkit_import(name: str, batch_size: int | None) -> float:
+        seconds = timed(lambda: import_file(uri, "bench_transfer", name, str(path), batch_size=batch_size, quiet=True))
         assert db[name].estimated_document_count() == count
         db[name].drop()
         return seconds
 
-    raw, ours = [], []
+    # The default (batches sized from latency) and fixed sizes, interleaved with the baseline.
+    raw, ours = [], {setting: [] for setting in batch_sizes}
     for round_ in range(rounds):
         raw.append(baseline_import(f"raw{round_}"))
-        ours.append(labkit_import(f"ours{round_}"))
-    r, o = min(raw), min(ours)
-    print(f"import  {count:>9,} docs: insert_many (parsed) {count / r:>9,.0f} docs/s   "
-          f"labkit import {count / o:>9,.0f} docs/s   ratio {r / o:.2f}x (goal >= 0.8x)")
+        for setting in batch_sizes:
+            ours[setting].append(labkit_import(f"ours{round_}", setting))
+    r = min(raw)
+    print(f"import  {count:>9,} docs: insert_many (parsed) {count / r:>9,.0f} docs/s (rounds "
+          f"{', '.join(f'{count / t:,.0f}' for t in raw)})  load {os.getloadavg()[0]:.1f}")
+    for setting, times in ours.items():
+        o = min(times)
+        name = "adaptive (default)" if setting is None else f"--batchSize {setting}"
+        print(f"        labkit import {name:<20} {count / o:>9,.0f} docs/s (rounds "
+              f"{', '.join(f'{count / t:,.0f}' for t in times)})   ratio {r / o:.2f}x (goal >= 0.8x)")
 
     import_file(uri, "bench_transfer", "source", str(path), quiet=True)
     out = path.with_name("export.json")
@@ -216,10 +227,14 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side; the best counts")
     parser.add_argument("--memory-docs", type=int, default=1_000_000, help="0 to skip the memory runs")
-    parser.add_argument("--workload-docs", type=int, default=100_000, help="0 to skip the workload latency run")
+    parser.add_argument("--workload-docs", type=int, default=0,
+                        help="documents imported under a workload, p99 ratio (default 0: bench_workload.py measures it better)")
     parser.add_argument("--workload-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--batch-sizes", default="adaptive,10000",
+                        help="import settings to compare: adaptive (the default sizing) and/or fixed --batchSize values")
     args = parser.parse_args()
+    batch_sizes = [None if s.strip() == "adaptive" else int(s) for s in args.batch_sizes.split(",")]
     if args.workload_child:
         workload_child()
         return
@@ -235,7 +250,7 @@ def main() -> None:
             path = folder / "customers.json"
             size = write_file(path, args.docs)
             print(f"{args.docs:,} customer-like documents, {size / args.docs:.0f} bytes each as relaxed Extended JSON")
-            bench(uri, client, path, args.docs, args.rounds)
+            bench(uri, client, path, args.docs, args.rounds, batch_sizes)
             if args.workload_docs:
                 workload_p99(uri, client, folder, args.workload_docs)
             if args.memory_docs:
