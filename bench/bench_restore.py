@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -174,4 +175,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # `timeout` or kill: leave through the finally blocks, which stop the servers this started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())

@@ -27,6 +27,7 @@ import os
 import random
 import resource
 import subprocess
+import signal
 import sys
 import tempfile
 import time
@@ -261,4 +262,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # `timeout` or kill: leave through the finally blocks, which stop the servers this started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()

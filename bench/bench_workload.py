@@ -243,4 +243,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # `timeout` or kill: leave through the finally blocks, which stop the servers this started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()
