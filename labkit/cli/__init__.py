@@ -31,9 +31,15 @@ class LabkitGroup(click.Group):
 def main() -> None:
     """Courseware tools for MongoDB partial recovery.
 
-    Start the lab's two deployments (Main and Temp) with `labkit up`, see them
-    with `labkit status`, stop them with `labkit down`. Every command takes
-    --help.
+    \b
+    Run the whole lab:   labkit run partial-recovery
+    By hand:             labkit up; labkit generate customer360 -n 100 | labkit import --target main -d test -c customers
+                         labkit workload start; labkit snapshot; labkit mark before-delete
+                         labkit restore --to mark:before-delete; labkit export ...; labkit import ...
+                         labkit workload stop; labkit down
+
+    Every command takes --help. Exit codes: 0 ok, 1 an error you can fix (the
+    message says how), 2 a usage error.
     """
 
 
