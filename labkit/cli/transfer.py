@@ -22,7 +22,7 @@ def _connection_options(func):
         click.option("--workspace", "-w", metavar="DIR", envvar="LABKIT_WORKSPACE",
                      help="Use this lab workspace's deployment instead of --uri (env LABKIT_WORKSPACE)."),
         click.option("--target", type=click.Choice(["main", "temp"]), default="main", show_default=True,
-                     help="With --workspace: which deployment, Main or Temp."),
+                     help="With a workspace (--workspace, LABKIT_WORKSPACE or the default ./.labkit/partial-recovery): Main or Temp."),
         click.option("--db", "-d", default="test", show_default=True, help="Database to use."),
         click.option("--quiet", is_flag=True, help="No progress bar and no log lines."),
     ]
@@ -32,11 +32,15 @@ def _connection_options(func):
 
 
 def _connection(uri: str | None, workspace: str | None, target: str):
-    """--uri wins; else the workspace's Main or Temp (its real URI never reaches the screen)."""
+    """--uri wins; else the workspace's Main or Temp (its real URI never reaches the screen).
+
+    With neither, the default workspace (./.labkit/partial-recovery) when it exists, as the
+    other lab commands do."""
     if uri:
         return uri
-    if workspace:
-        return open_workspace(workspace).deployment(target)
+    ws = open_workspace(workspace)
+    if workspace or ws.exists():
+        return ws.deployment(target)
     raise click.UsageError("give --uri URI, or --workspace DIR (with --target main|temp) to use the lab's deployments.")
 
 
