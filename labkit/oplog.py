@@ -212,26 +212,19 @@ def _unset_path(container: Any, parts: list[str]) -> Any:
 
 def _truncate_path(container: Any, parts: list[str], size: int) -> Any:
     head, rest = parts[0], parts[1:]
-    if isinstance(container, Mapping):
-        if head not in container:
-            return container
-        child = container[head]
-        new_child = _truncate_path(child, rest, size) if rest else (child[:size] if isinstance(child, list) else child)
-        if new_child is child:
-            return container
-        new = dict(container)
-        new[head] = new_child
-        return new
-    if isinstance(container, list) and head.isdigit() and int(head) < len(container):
-        index = int(head)
-        child = container[index]
-        new_child = _truncate_path(child, rest, size) if rest else (child[:size] if isinstance(child, list) else child)
-        if new_child is child:
-            return container
-        new_list = list(container)
-        new_list[index] = new_child
-        return new_list
-    return container
+    if isinstance(container, Mapping) and head in container:
+        key = head
+    elif isinstance(container, list) and head.isdigit() and int(head) < len(container):
+        key = int(head)
+    else:
+        return container
+    child = container[key]
+    new_child = _truncate_path(child, rest, size) if rest else (child[:size] if isinstance(child, list) else child)
+    if new_child is child:
+        return container
+    new = dict(container) if isinstance(container, Mapping) else list(container)
+    new[key] = new_child
+    return new
 
 
 # -- legacy mongod: {"$set": {path: v}, "$unset": {path: 1}} (optionally "$v": 1)
