@@ -53,6 +53,16 @@ def _text(value, fail, what: str) -> str | None:
     return value
 
 
+def _one_of_forms(ctx, forms, format_arg, fail):
+    """faker.js's numbered formats: the one ``format`` names, else a random one per document."""
+    if format_arg is None:
+        return _call_picked(sampling.pick(ctx, forms))
+    index = _count(format_arg, 0, fail, "format")
+    if index >= len(forms):
+        raise fail(f"format must be 0 to {len(forms) - 1}, got {index}")
+    return forms[index]
+
+
 def _count(value, default, fail, what: str) -> int | None:
     if value is None:
         return default
@@ -124,12 +134,7 @@ def city(ctx, args, fail):
         lambda: f"{first()}{suffix()}",
         lambda: f"{last()}{suffix()}",
     )
-    if args[0] is not None:
-        index = _count(args[0], 0, fail, "format")
-        if index > 3:
-            raise fail(f"format must be 0 to 3, got {index}")
-        return forms[index]
-    return _call_picked(sampling.pick(ctx, forms))
+    return _one_of_forms(ctx, forms, args[0], fail)
 
 
 def _street_name(ctx):
@@ -186,12 +191,7 @@ def company_name(ctx, args, fail):
         lambda: f"{last()} - {last()}",
         lambda: f"{last()}, {last()} and {last()}",
     )
-    if args[0] is not None:
-        index = _count(args[0], 0, fail, "format")
-        if index > 2:
-            raise fail(f"format must be 0 to 2, got {index}")
-        return forms[index]
-    return _call_picked(sampling.pick(ctx, forms))
+    return _one_of_forms(ctx, forms, args[0], fail)
 
 
 # -- internet --------------------------------------------------------------------
