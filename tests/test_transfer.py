@@ -10,6 +10,8 @@ import io
 import json
 import os
 import stat
+import threading
+import time
 import uuid
 
 import bson
@@ -18,9 +20,10 @@ from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Rege
 from bson.codec_options import CodecOptions
 from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
+from pymongo import MongoClient, monitoring
 
 from labkit.errors import TransferError
-from labkit.transfer import ImportFailed, export_collection, import_file
+from labkit.transfer import ImportFailed, export_collection, import_file, pacing
 
 UTC = dt.timezone.utc
 RAW = CodecOptions(document_class=RawBSONDocument)
@@ -392,15 +395,13 @@ def test_drop_and_parallel_workers(server, db):
     assert report.imported == 2500 and db.c.count_documents({}) == 2500 and not db.c.find_one({"_id": "old"})
 
 
-def insert_batch_sizes(server, db, count: int, **options) -> list[int]:
-    """Documents per insert command of an import of ``count`` documents, seen by a command listener."""
-    from pymongo import MongoClient, monitoring
-
+def insert_batch_sizes(uri, db, count: int, **options) -> list[int]:
+    """Documents per insert command of an import of ``count`` documents (seen by a command listener)."""
     sizes = []
 
     class Listener(monitoring.CommandListener):
         def started(self, event):
-            if event.command_name == "insert":
+            if event.command_name == "insert" and event.command.get("documents") and "n" not in event.command["documents"][0]:
                 sizes.append(len(event.command["documents"]))
 
         def succeeded(self, event):
@@ -409,27 +410,97 @@ def insert_batch_sizes(server, db, count: int, **options) -> list[int]:
         def failed(self, event):
             pass
 
-    client = MongoClient(server.uri, event_listeners=[Listener()])
+    client = MongoClient(uri, event_listeners=[Listener()], retryWrites=False)
     try:
         report = import_file(client, db.name, "c", lines(*({"_id": i} for i in range(count))), quiet=True, **options)
     finally:
         client.close()
-    assert report.imported == count and db.c.count_documents({}) == count
-    db.c.drop()
+    assert report.imported == count and db.c.count_documents({"n": {"$exists": False}}) == count
     return sizes
 
 
-def test_batches_are_sized_from_latency_within_bounds(server, db, monkeypatch):
-    from labkit.transfer import import_ as importer
+class OtherWriter:
+    """Another client inserting into ``db.c`` about every 5 ms, as the lab's application does (slower)."""
 
-    assert insert_batch_sizes(server, db, 2500, batch_size=700) == [700, 700, 700, 400]
-    # A target no batch can meet: every batch stays at the floor.
-    monkeypatch.setattr(importer, "BATCH_TARGET_MS", 1e-6)
-    assert insert_batch_sizes(server, db, 450) == [100, 100, 100, 100, 50]
-    # A target every batch meets: they grow to the most per command (mongoimport's 1000).
-    monkeypatch.setattr(importer, "BATCH_TARGET_MS", 1e6)
-    sizes = insert_batch_sizes(server, db, 4000)
-    assert sizes[0] == importer.BATCH_MIN and max(sizes) == importer.BATCH_DOCS == 1000 and sum(sizes) == 4000
+    def __init__(self, uri, db):
+        self.client = MongoClient(uri)
+        self.coll = self.client[db.name].c
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            self.coll.insert_one({"n": n})
+            time.sleep(0.005)
+
+    def __enter__(self):
+        self.thread.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.client.close()
+
+
+def test_batches_are_full_when_alone_and_fixed_with_batch_size(server, db):
+    assert insert_batch_sizes(server.uri, db, 2500, batch_size=700) == [700, 700, 700, 400]
+    db.c.drop()
+    # Alone: the first moments are careful (nobody has been seen yet), then full batches of 1000.
+    sizes = insert_batch_sizes(server.uri, db, 12000)
+    assert sizes[0] == pacing.POLITE_DOCS and max(sizes) == 1000 and sizes.count(1000) >= 5
+
+
+def test_batches_stay_small_while_another_client_writes(server, db):
+    with OtherWriter(server.uri, db) as other:
+        sizes = insert_batch_sizes(server.uri, db, 1500)
+        assert other.coll.count_documents({"n": {"$exists": True}}) > 0
+    assert len(sizes) >= 1500 // pacing.POLITE_DOCS and max(sizes) == pacing.POLITE_DOCS
+
+
+def test_batches_grow_again_after_the_other_client_stops(server, db, monkeypatch):
+    monkeypatch.setattr(pacing, "QUIET_SECONDS", 0.5)
+    other = OtherWriter(server.uri, db).__enter__()
+    threading.Timer(0.5, other.__exit__, args=(None, None, None)).start()
+    sizes = insert_batch_sizes(server.uri, db, 40000)
+    assert sizes[0] == pacing.POLITE_DOCS and max(sizes) == 1000
+    first_full = sizes.index(1000)
+    assert sizes[:first_full].count(pacing.POLITE_DOCS) >= 20  # small while it wrote
+    assert other.stop.is_set()
+
+
+def test_without_top_privilege_batches_are_sized_from_latency(auth_servers, tmp_path):
+    main_uri = auth_servers[0]
+    admin = MongoClient(main_uri)
+    admin.labimport.command("createUser", "writer", pwd="w-secret", roles=["readWrite"])
+    try:
+        user_uri = main_uri.replace(main_uri.split("//")[1].split("@")[0], "writer:w-secret").replace(
+            "authSource=admin", "authSource=labimport")
+        with pytest.raises(Exception):
+            MongoClient(user_uri).admin.command("top")
+        sizes = insert_batch_sizes(user_uri, admin.labimport, 1200)
+        assert sizes[0] == pacing.UNKNOWN_MIN_DOCS and min(sizes[:-1]) >= pacing.UNKNOWN_MIN_DOCS
+    finally:
+        admin.drop_database("labimport")
+        admin.close()
+
+
+def test_import_connections_do_not_use_retryable_writes_unless_the_uri_asks(server):
+    from labkit.deploy import Deployment
+    from labkit.transfer.common import Connection
+
+    for uri, expected in ((server.uri, False), (server.uri + "&retryWrites=true", True)):
+        conn = Connection(uri)
+        assert conn.client.options.retry_writes is expected
+        conn.close()
+    deployment = Deployment("main", "uri", server.uri)
+    conn = Connection(deployment)
+    assert conn.client is not deployment.client and conn.client.options.retry_writes is False
+    conn.close()
+    deployment.close()
 
 
 def test_csv_and_tsv_import_with_types_and_nested_fields(server, db):

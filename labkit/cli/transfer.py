@@ -100,9 +100,9 @@ def export_command(uri, workspace, target, db, quiet, collection, query, fields,
 @click.option("--numInsertionWorkers", "num_insertion_workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Parallel writers.")
 @click.option("--batchSize", "batch_size", type=click.IntRange(min=1), metavar="N",
-              help="Documents per write (as mongoimport's --batchSize). Default: sized so each write keeps the server "
-                   "busy ~30 ms (100 to 1000 documents), so an application writing to the same collection is not held "
-                   "up; a larger fixed size imports a little faster but makes its writes wait longer.")
+              help="Documents per write (as mongoimport's --batchSize). Default: 1000 while nobody else writes to the "
+                   "collection, 8 while another client does (read from the server's top command), so an application "
+                   "writing to it is not held up; a fixed size turns this off.")
 def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, json_array,
                    mode, upsert_fields, drop, stop_on_error, maintain_insertion_order, num_insertion_workers, batch_size):
     """Import Extended JSON (one document per line, or --jsonArray), CSV or TSV, like mongoimport.

@@ -8,6 +8,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
+from labkit.deploy import Deployment
 from labkit.errors import TransferError
 from labkit.uris import mask_uri, password_of, redact, validate_uri
 
@@ -20,6 +21,8 @@ class Connection:
     def __init__(self, uri_or_client):
         self.secret = None
         self.owned = False
+        if isinstance(uri_or_client, Deployment):
+            uri_or_client = uri_or_client.uri  # our own client, with the options below
         if isinstance(uri_or_client, str):
             uri = validate_uri(uri_or_client)
             self.secret = password_of(uri)
@@ -28,17 +31,14 @@ class Connection:
             given = {key.lower() for key in parse_uri(uri, validate=False).get("options", {})} if uri.startswith("mongodb://") else set()
             # Only server selection is shortened (an unreachable server fails in 10 s): connectTimeoutMS
             # also bounds the driver's heartbeats, and a busy server missing one cancels a running export.
-            defaults = {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS}
+            # Retryable writes off: see import_.py.
+            defaults = {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS, "retryWrites": False}
             kwargs = {k: v for k, v in defaults.items() if k.lower() not in given}
             self.client = MongoClient(uri, tz_aware=True, **kwargs)
             self.owned = True
         elif isinstance(uri_or_client, MongoClient):
             self.client = uri_or_client
             self.display = _client_name(uri_or_client)
-        elif hasattr(uri_or_client, "client") and hasattr(uri_or_client, "display_uri"):  # a labkit Deployment
-            self.client = uri_or_client.client
-            self.display = uri_or_client.display_uri
-            self.secret = password_of(getattr(uri_or_client, "uri", ""))
         else:
             raise TransferError(
                 f"Cannot connect with {type(uri_or_client).__name__}: give a connection string, a MongoClient or a Deployment."

@@ -7,13 +7,16 @@ message and write-batch limits, and only a few are in flight, so memory stays
 flat for any file size.
 
 Politeness to concurrent writers: the lab imports into a collection the
-application keeps writing to, and a server handles one write batch to a
-collection at a time, so the application's insert can wait behind a whole
-batch. By default batches are therefore sized from measured latency: each
-batch should keep the server busy about BATCH_TARGET_MS, so nothing waits
-much longer than that, while the per-command overhead stays small. A fixed
-``batch_size`` (``--batchSize``, as mongoimport's hidden flag whose default is
-1000) turns the sizing off.
+application keeps writing to. While other clients write to it, batches are a
+few documents, so their inserts never wait long behind ours; alone, batches
+are full size (see pacing.py). A fixed ``batch_size`` (``--batchSize``, as
+mongoimport's hidden flag whose default is 1000) turns this off.
+
+Retryable writes are off unless the connection string turns them on: the
+embedded server keeps a record of every retryable write for 30 minutes and
+scans all of them on every write, so thousands of small batches would slow
+every client of the server (the application too). A failed batch stops the
+import with its count, as mongoimport does.
 
 Modes and error handling follow mongoimport 100.x (mongoimport/mongoimport.go):
 insert is unordered and continues through write errors (each counted as a
@@ -38,15 +41,13 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from labkit.errors import TransferError
 from labkit.transfer.common import Connection, logger, progress
 from labkit.transfer.export import split_fields
+from labkit.transfer.pacing import BatchPacer
 from labkit.transfer.reader import DelimitedDocuments, JSONDocuments, MalformedInput, TextSource, open_input
 
 MODES = ("insert", "upsert", "merge", "delete")
 INPUT_TYPES = ("json", "csv", "tsv")
 BATCH_BYTES = 4 << 20  # per write command (the server accepts up to maxMessageSizeBytes, 48 MB); keeps memory low
 BATCH_DOCS = 1_000  # most documents per write command (mongoimport's default; the server accepts 100,000)
-BATCH_TARGET_MS = 30  # adaptive sizing: aim for this much server time per batch (a concurrent write waits ~this)
-BATCH_MIN = 100  # adaptive sizing: the first batch and the floor. Without a floor the sizing collapses on a
-# loaded machine: the fixed per-command cost makes small batches look slow per document, so they shrink further.
 BATCHES_IN_FLIGHT = 2  # enough to overlap parsing with writing
 ERRORS_KEPT = 10  # ImportReport.errors keeps the first few
 ERRORS_SHOWN = 20  # "continuing through error" lines printed before summarising
@@ -99,8 +100,8 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
 
     ``mode=None`` with ``upsert_fields`` means upsert (mongoimport's --upsertFields without --mode);
     the default "insert" with ``upsert_fields`` is an error, as --mode=insert is in mongoimport.
-    ``batch_size``: documents per write command; None sizes batches from measured latency so that
-    concurrent writers to the collection wait at most ~BATCH_TARGET_MS behind one.
+    ``batch_size``: documents per write command; None: full batches while nobody else writes to
+    the collection, a few documents while others do (pacing.py).
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
     TransferError for bad options, input that cannot be opened or an unreachable server.
@@ -137,7 +138,9 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         else:
             documents = DelimitedDocuments(source, type, split_fields(fields), header_line)
         pipeline = _Pipeline(coll, mode, names, maintain_insertion_order, stop_on_error, max(1, num_insertion_workers),
-                             report, log, hello, conn.clean, batch_size)
+                             report, log, hello, conn.clean, BatchPacer(conn.client, db, collection,
+                                                                        *_batch_limits(hello, batch_size),
+                                                                        fixed=batch_size is not None))
         with progress(f"{db}.{collection}", quiet) as bar:
             pipeline.bar = bar
             pipeline.run(documents)
@@ -150,6 +153,12 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
             opened.stream.close()
     log(report.closing_line())
     return report
+
+
+def _batch_limits(hello: dict, batch_size: int | None) -> tuple[int, int]:
+    """Most documents and bytes per write command, well inside the server's limits."""
+    docs = min(batch_size or BATCH_DOCS, int(hello.get("maxWriteBatchSize", 100_000)))
+    return docs, min(BATCH_BYTES, int(hello.get("maxMessageSizeBytes", 48_000_000)) // 2)
 
 
 def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, workers: int, batch_size) -> None:
@@ -197,8 +206,7 @@ def selector_for(doc: dict, fields: list[str]) -> dict | None:
 
 
 class _Pipeline:
-    def __init__(self, coll, mode, upsert_fields, ordered, stop_on_error, workers, report, log, hello, clean,
-                 batch_size=None):
+    def __init__(self, coll, mode, upsert_fields, ordered, stop_on_error, workers, report, log, hello, clean, pacer):
         self.clean = clean  # driver errors without any password
         self.coll = coll
         self.mode = mode
@@ -209,12 +217,7 @@ class _Pipeline:
         self.report = report
         self.log = log
         self.max_doc = int(hello.get("maxBsonObjectSize", 16 * 1024 * 1024))
-        self.batch_bytes = min(BATCH_BYTES, int(hello.get("maxMessageSizeBytes", 48_000_000)) // 2)
-        limit = int(hello.get("maxWriteBatchSize", 100_000))
-        self.adaptive = batch_size is None
-        self.max_batch_docs = min(batch_size or BATCH_DOCS, limit)
-        self.batch_docs = min(BATCH_MIN, self.max_batch_docs) if self.adaptive else self.max_batch_docs
-        self.ms_per_doc: float | None = None  # adaptive sizing: smoothed server time per document
+        self.pacer = pacer
         self.queue: queue.Queue = queue.Queue(maxsize=BATCHES_IN_FLIGHT)
         self.lock = threading.Lock()
         self.fatal: str | None = None  # set by a writer: stop reading
@@ -281,7 +284,8 @@ class _Pipeline:
                     f"server's limit of {self.max_doc / 1048576:.0f} MB for one document (maxBsonObjectSize); "
                     "split it or store the large part elsewhere (e.g. GridFS)."
                 )
-            if batch.docs and (self._pending_bytes + len(data) > self.batch_bytes or len(batch.docs) >= self.batch_docs):
+            most_docs, most_bytes = self.pacer.limits()
+            if batch.docs and (self._pending_bytes + len(data) > most_bytes or len(batch.docs) >= most_docs):
                 self._put(batch)
                 batch = self._new_batch(number)
             batch.docs.append(RawBSONDocument(data))
@@ -309,25 +313,18 @@ class _Pipeline:
             if self.fatal:
                 continue  # drain: another writer stopped the import
             try:
+                self.pacer.sending()
                 started = time.perf_counter()
-                self._write(batch)
-                self._resize(len(batch.docs), time.perf_counter() - started)
+                try:
+                    self._write(batch)
+                finally:
+                    self.pacer.sent(len(batch.docs), time.perf_counter() - started)
             except BulkWriteError as exc:
                 self._bulk_error(batch, exc)
             except PyMongoError as exc:
                 self._stop(self.clean(exc))
             except Exception as exc:  # never leave the reader waiting on a dead writer
                 self._stop(f"{type(exc).__name__}: {exc}")
-
-    def _resize(self, docs: int, seconds: float) -> None:
-        """Adaptive sizing: the next batches hold what the server writes in about BATCH_TARGET_MS.
-        Smoothed, so one slow batch (a busy machine) does not swing the size."""
-        if not self.adaptive or not docs:
-            return
-        sample = seconds * 1000 / docs
-        self.ms_per_doc = sample if self.ms_per_doc is None else 0.7 * self.ms_per_doc + 0.3 * sample
-        size = int(BATCH_TARGET_MS / max(self.ms_per_doc, 1e-6))
-        self.batch_docs = max(BATCH_MIN, min(self.max_batch_docs, size))
 
     def _write(self, batch: _Batch) -> None:
         if self.mode == "insert":
