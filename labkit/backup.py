@@ -368,8 +368,10 @@ class Backup:
         deployment = self.ws.deployment(target)
         self._wait_for_capture_to_reach(point, wait)
         entries_total = verify_range(self.archive.oplog_dir, before, bound)  # damage found before the target is touched
+        # No retryable writes: replay is idempotent and a failed restore is rerun whole, while the
+        # embedded server scans its record of every retryable write on each write (slow past 10,000).
         client = MongoClient(deployment.uri, serverSelectionTimeoutMS=TARGET_TIMEOUT_MS,
-                             connectTimeoutMS=TARGET_TIMEOUT_MS, tz_aware=True)
+                             connectTimeoutMS=TARGET_TIMEOUT_MS, tz_aware=True, retryWrites=False)
         report = RestoreReport(target=deployment.label, point=point.as_dict(), point_description=point.describe(),
                                snapshot={"id": meta["id"], "consistent": show_time(ts_parse(meta["after"]))},
                                namespaces={dst: {"source": src, "documents": None, "operations": 0}
