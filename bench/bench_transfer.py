@@ -110,7 +110,7 @@ def bench(uri: str, client: MongoClient, path: Path, count: int, rounds: int, ba
         db[name].drop()
         return seconds
 
-    # The default (batches sized from latency) and fixed sizes, interleaved with the baseline.
+    # The default pacing (full batches when alone) and fixed sizes, interleaved with the baseline.
     raw, ours = [], {setting: [] for setting in batch_sizes}
     for round_ in range(rounds):
         raw.append(baseline_import(f"raw{round_}"))
@@ -121,7 +121,7 @@ def bench(uri: str, client: MongoClient, path: Path, count: int, rounds: int, ba
           f"{', '.join(f'{count / t:,.0f}' for t in raw)})  load {os.getloadavg()[0]:.1f}")
     for setting, times in ours.items():
         o = min(times)
-        name = "adaptive (default)" if setting is None else f"--batchSize {setting}"
+        name = "auto (default)" if setting is None else f"--batchSize {setting}"
         print(f"        labkit import {name:<20} {count / o:>9,.0f} docs/s (rounds "
               f"{', '.join(f'{count / t:,.0f}' for t in times)})   ratio {r / o:.2f}x (goal >= 0.8x)")
 
@@ -232,10 +232,10 @@ def main() -> None:
                         help="documents imported under a workload, p99 ratio (default 0: bench_workload.py measures it better)")
     parser.add_argument("--workload-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
-    parser.add_argument("--batch-sizes", default="adaptive,10000",
-                        help="import settings to compare: adaptive (the default sizing) and/or fixed --batchSize values")
+    parser.add_argument("--batch-sizes", default="auto,10000",
+                        help="import settings to compare: auto (the default pacing) and/or fixed --batchSize values")
     args = parser.parse_args()
-    batch_sizes = [None if s.strip() == "adaptive" else int(s) for s in args.batch_sizes.split(",")]
+    batch_sizes = [None if s.strip() == "auto" else int(s) for s in args.batch_sizes.split(",")]
     if args.workload_child:
         workload_child()
         return
