@@ -149,3 +149,11 @@ def test_cli_version_help_and_usage_errors(labkit_cli):
     assert result.returncode == 2
     result = labkit_cli("no-such-command")
     assert result.returncode == 2
+
+
+def test_embedded_server_checkpoints_every_ten_seconds(server):
+    # A shorter checkpoint interval than SecantusDB's 60 s keeps the stall after a large import short.
+    environ = Path(f"/proc/{server.record['pid']}/environ").read_bytes().split(b"\0")
+    assert f"SECANTUS_CHECKPOINT_SECONDS={deploy.CHECKPOINT_SECONDS}".encode() in environ
+    assert deploy.CHECKPOINT_SECONDS == 10
+    server.client.admin.command("ping")
