@@ -503,6 +503,33 @@ def test_import_connections_do_not_use_retryable_writes_unless_the_uri_asks(serv
     deployment.close()
 
 
+def test_csv_field_file_and_ignore_blanks(server, db, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("name\n\naddress.city\nage\n")  # a blank line is skipped
+    rows = io.StringIO("Ann,Oslo,41\nBob,,\n")
+    report = import_file(server.uri, db.name, "c", rows, type="csv", field_file=str(names), quiet=True)
+    assert report.imported == 2
+    assert db.c.find_one({"name": "Ann"}, {"_id": 0}) == {"name": "Ann", "address": {"city": "Oslo"}, "age": 41}
+    assert db.c.find_one({"name": "Bob"}, {"_id": 0}) == {"name": "Bob", "address": {"city": ""}, "age": ""}
+    rows = io.StringIO("Bob\t\t\n")
+    import_file(server.uri, db.name, "t", rows, type="tsv", field_file=str(names), ignore_blanks=True, quiet=True)
+    assert db.t.find_one({}, {"_id": 0}) == {"name": "Bob"}
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "error reading --fieldFile .*names.txt: No such file"),
+    (b"\n  \n", "names no fields: write one field name per line"),
+    (b"name\n\xff\xfe\n", "is not UTF-8 text"),
+])
+def test_bad_field_file_is_explained_and_nothing_is_written(server, db, tmp_path, content, message):
+    names = tmp_path / "names.txt"
+    if content is not None:
+        names.write_bytes(content)
+    with pytest.raises(TransferError, match=message):
+        import_file(server.uri, db.name, "c", io.StringIO("Ann\n"), type="csv", field_file=str(names), quiet=True)
+    assert "c" not in db.list_collection_names()
+
+
 def test_csv_and_tsv_import_with_types_and_nested_fields(server, db):
     csv_text = 'name,age,score,address.city,note\n"Smith, Ann",41,1.5,Oslo,"said ""hi"""\nBob,3000000000,x,,\n'
     report = import_file(server.uri, db.name, "c", io.StringIO(csv_text), type="csv", header_line=True, quiet=True)
@@ -555,7 +582,11 @@ def test_malformed_query_or_sort(server, db, query, sort):
 
 def test_bad_options(server, db):
     cases = [
-        (dict(type="csv"), "must specify --fields or --headerline"),
+        (dict(type="csv"), "must specify --fields, --fieldFile or --headerline"),
+        (dict(field_file="names.txt"), "cannot use --fieldFile when input type is JSON"),
+        (dict(ignore_blanks=True), "cannot use --ignoreBlanks when input type is JSON"),
+        (dict(type="csv", field_file="names.txt", fields="a"), "incompatible options: --fields and --fieldFile"),
+        (dict(type="csv", field_file="names.txt", header_line=True), "incompatible options: --headerline and --fieldFile"),
         (dict(mode="replace"), "invalid --mode argument: replace"),
         (dict(mode="insert", upsert_fields="email"), "cannot use --upsertFields with --mode=insert"),
         (dict(type="xml"), "unknown type xml"),

@@ -57,7 +57,8 @@ def test_malformed_line_fails_like_mongoimport(server, db, labkit_cli):
 @pytest.mark.parametrize("args, message", [
     (["import", "--mode", "replace"], "Failed: invalid --mode argument: replace"),
     (["import", "--mode", "insert", "--upsertFields", "a"], "Failed: cannot use --upsertFields with --mode=insert"),
-    (["import", "--type", "csv"], "Failed: must specify --fields or --headerline"),
+    (["import", "--type", "csv"], "Failed: must specify --fields, --fieldFile or --headerline"),
+    (["import", "--type", "csv", "--fieldFile", "/nonexistent/names.txt"], "Failed: error reading --fieldFile"),
     (["import", "--file", "/nonexistent/x.json"], "Failed: open /nonexistent/x.json: no such file"),
     (["export", "-q", "{oops}"], "Failed: error parsing query as Extended JSON"),
     (["export", "--sort", "{\"a\":"], "Failed: error parsing sort as Extended JSON"),
@@ -67,6 +68,18 @@ def test_bad_input_prints_failed_and_exits_1(server, db, labkit_cli, args, messa
     result = labkit_cli(*args, "--uri", server.uri, "-d", db.name, "-c", "c", input="")
     assert result.returncode == 1 and result.stderr.splitlines()[0].startswith(message), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_import_csv_with_field_file_and_ignore_blanks(server, db, labkit_cli, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("name\nemail\n")
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "people", "--type", "csv",
+                        "--fieldFile", str(names), "--ignoreBlanks", input="Ann,ann@example.com\nBob,\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "2 document(s) imported successfully. 0 document(s) failed to import."
+    assert [d for d in db.people.find({}, {"_id": 0}).sort("name")] == [
+        {"name": "Ann", "email": "ann@example.com"}, {"name": "Bob"}]
+    assert "--fieldFile" in labkit_cli("import", "--help").stdout
 
 
 def test_unreachable_uri_never_shows_the_password(labkit_cli):

@@ -89,6 +89,8 @@ def export_command(uri, workspace, target, db, quiet, collection, query, fields,
 @click.option("--type", "type_", metavar="json|csv|tsv", default="json", show_default=True, help="Input format.")
 @click.option("--headerline", "header_line", is_flag=True, help="CSV/TSV: the first line holds the field names.")
 @click.option("--fields", "-f", metavar="A,B", help="CSV/TSV: field names of the columns, comma-separated.")
+@click.option("--fieldFile", "field_file", metavar="FILE", help="CSV/TSV: a file with the field names, one per line.")
+@click.option("--ignoreBlanks", "ignore_blanks", is_flag=True, help="CSV/TSV: leave empty values out of the documents.")
 @click.option("--jsonArray", "json_array", is_flag=True, help="The input is one JSON array of documents.")
 @click.option("--mode", metavar="MODE", help="insert (default), upsert (replace matches), merge (update matches' fields) or delete matches.")
 @click.option("--upsertFields", "upsert_fields", metavar="A,B",
@@ -103,8 +105,8 @@ def export_command(uri, workspace, target, db, quiet, collection, query, fields,
               help="Documents per write (as mongoimport's --batchSize). Default: 1000 while nobody else writes to the "
                    "collection, 8 while another client does (read from the server's top command), so an application "
                    "writing to it is not held up; a fixed size turns this off.")
-def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, json_array,
-                   mode, upsert_fields, drop, stop_on_error, maintain_insertion_order, num_insertion_workers, batch_size):
+def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, field_file,
+                   ignore_blanks, json_array, mode, upsert_fields, drop, stop_on_error, maintain_insertion_order, num_insertion_workers, batch_size):
     """Import Extended JSON (one document per line, or --jsonArray), CSV or TSV, like mongoimport.
 
     \b
@@ -124,7 +126,8 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, file_ar
         import_file(_connection(uri, workspace, target), db, collection, path, type=type_, header_line=header_line,
                     fields=fields, json_array=json_array, mode=mode, upsert_fields=upsert_fields, drop=drop,
                     stop_on_error=stop_on_error, maintain_insertion_order=maintain_insertion_order,
-                    num_insertion_workers=num_insertion_workers, batch_size=batch_size, quiet=quiet)
+                    num_insertion_workers=num_insertion_workers, batch_size=batch_size, field_file=field_file,
+                    ignore_blanks=ignore_blanks, quiet=quiet)
     except ImportFailed as exc:
         _fail(exc.reason)
         if not quiet:

@@ -95,13 +95,16 @@ class _Batch:
 def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str = "json", header_line: bool = False,
                 fields=None, json_array: bool = False, mode: str | None = "insert", upsert_fields=None, drop: bool = False,
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
-                batch_size: int | None = None, quiet: bool = False) -> ImportReport:
+                batch_size: int | None = None, field_file=None, ignore_blanks: bool = False,
+                quiet: bool = False) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
 
     ``mode=None`` with ``upsert_fields`` means upsert (mongoimport's --upsertFields without --mode);
     the default "insert" with ``upsert_fields`` is an error, as --mode=insert is in mongoimport.
     ``batch_size``: documents per write command; None: full batches while nobody else writes to
-    the collection, a few documents while others do (pacing.py).
+    the collection, a few documents while others do (pacing.py). ``field_file``: a file naming the
+    CSV/TSV columns, one per line (instead of ``fields``); ``ignore_blanks``: leave empty CSV/TSV
+    values out of the documents instead of storing "".
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
     TransferError for bad options, input that cannot be opened or an unreachable server.
@@ -109,7 +112,9 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     type = (type or "json").lower()
     mode = (mode or "").lower()
     names = split_fields(upsert_fields)
-    _validate(type, header_line, fields, mode, names, num_insertion_workers, batch_size)
+    _validate(type, header_line, fields, mode, names, num_insertion_workers, batch_size, field_file, ignore_blanks)
+    if field_file is not None:
+        fields = read_field_file(field_file)
     if names:
         mode = mode or "upsert"  # --upsertFields alone implies upsert
     mode = mode or "insert"
@@ -136,7 +141,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         if type == "json":
             documents = JSONDocuments(source, json_array)
         else:
-            documents = DelimitedDocuments(source, type, split_fields(fields), header_line)
+            documents = DelimitedDocuments(source, type, split_fields(fields), header_line, ignore_blanks)
         pipeline = _Pipeline(coll, mode, names, maintain_insertion_order, stop_on_error, max(1, num_insertion_workers),
                              report, log, hello, conn.clean, BatchPacer(conn.client, db, collection,
                                                                         *_batch_limits(hello, batch_size),
@@ -161,17 +166,36 @@ def _batch_limits(hello: dict, batch_size: int | None) -> tuple[int, int]:
     return docs, min(BATCH_BYTES, int(hello.get("maxMessageSizeBytes", 48_000_000)) // 2)
 
 
-def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, workers: int, batch_size) -> None:
+def read_field_file(path) -> list[str]:
+    """--fieldFile: the column names, one per line (blank lines skipped)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+    except OSError as exc:
+        raise TransferError(f"error reading --fieldFile {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise TransferError(f"error reading --fieldFile {path}: it is not UTF-8 text (byte {exc.start}).") from None
+    if not names:
+        raise TransferError(f"--fieldFile {path} names no fields: write one field name per line.")
+    return names
+
+
+def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, workers: int, batch_size,
+              field_file=None, ignore_blanks: bool = False) -> None:
     if type not in INPUT_TYPES:
         raise TransferError(f"unknown type {type}: choose json, csv or tsv.")
     if type == "json":
-        if header_line:
-            raise TransferError("cannot use --headerline when input type is JSON")
-        if fields:
-            raise TransferError("cannot use --fields when input type is JSON")
+        for given, flag in ((header_line, "--headerline"), (fields, "--fields"), (field_file, "--fieldFile"),
+                            (ignore_blanks, "--ignoreBlanks")):
+            if given:
+                raise TransferError(f"cannot use {flag} when input type is JSON")
     else:
-        if not header_line and not split_fields(fields):
-            raise TransferError(f"must specify --fields or --headerline to import this file type ({type}): "
+        if field_file is not None and fields:
+            raise TransferError("incompatible options: --fields and --fieldFile")
+        if field_file is not None and header_line:
+            raise TransferError("incompatible options: --headerline and --fieldFile")
+        if field_file is None and not header_line and not split_fields(fields):
+            raise TransferError(f"must specify --fields, --fieldFile or --headerline to import this file type ({type}): "
                                 "the columns need field names.")
         if header_line and fields:
             raise TransferError("incompatible options: --fields and --headerline")
@@ -184,7 +208,7 @@ def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, wo
     if workers < 1:
         raise TransferError("--numInsertionWorkers must be 1 or more.")
     if batch_size is not None and batch_size < 1:
-        raise TransferError("--batchSize must be 1 or more (or leave it out: batches are then sized from latency).")
+        raise TransferError("--batchSize must be 1 or more (or leave it out: batches are then paced to the collection's other writers).")
 
 
 def _path_value(doc: dict, path: str):

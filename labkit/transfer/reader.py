@@ -266,11 +266,13 @@ def _set_path(doc: dict, field: str, value) -> None:
 class DelimitedDocuments:
     """CSV or TSV rows as documents (field names from --fields or the header line)."""
 
-    def __init__(self, source: TextSource, kind: str, fields: list[str] | None, header_line: bool):
+    def __init__(self, source: TextSource, kind: str, fields: list[str] | None, header_line: bool,
+                 ignore_blanks: bool = False):
         self.source = source
         self.kind = kind
         self.fields = fields
         self.header_line = header_line
+        self.ignore_blanks = ignore_blanks  # --ignoreBlanks: an empty value adds no field
         self.count = 0
 
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -297,6 +299,8 @@ class DelimitedDocuments:
                 continue  # blank line
             doc: dict = {}
             for index, text in enumerate(row):
+                if self.ignore_blanks and text == "":
+                    continue
                 name = fields[index] if index < len(fields) else f"field{index}"
                 _set_path(doc, name, auto_value(text))
             self.count += 1
