@@ -89,11 +89,8 @@ class BatchPacer:
         self.next_probe = time.monotonic() + PROBE_SECONDS
         self.in_flight = 0
         self.ms_per_doc: float | None = None  # smoothed server time per document (without ``top``)
-        self.unknown_docs = min(UNKNOWN_MIN_DOCS, max_docs)
-
-    @property
-    def polite(self) -> bool:
-        return bool(self.others and self.others.available and self.others.active)
+        self.unknown_floor = min(UNKNOWN_MIN_DOCS, max_docs)
+        self.unknown_docs = self.unknown_floor
 
     def limits(self) -> tuple[int, int]:
         """(documents, bytes) the batch being filled may hold."""
@@ -123,4 +120,4 @@ class BatchPacer:
                 sample = seconds * 1000 / docs  # smoothed: one slow batch on a busy machine does not swing it
                 self.ms_per_doc = sample if self.ms_per_doc is None else 0.7 * self.ms_per_doc + 0.3 * sample
                 size = int(UNKNOWN_TARGET_MS / max(self.ms_per_doc, 1e-6))
-                self.unknown_docs = max(min(UNKNOWN_MIN_DOCS, self.max_docs), min(self.max_docs, size))
+                self.unknown_docs = max(self.unknown_floor, min(self.max_docs, size))
