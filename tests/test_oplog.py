@@ -325,25 +325,25 @@ def test_only_selected_namespaces_are_applied_under_their_new_names(server, db, 
     assert "b" in db.list_collection_names() and db.b.count_documents({}) == 5  # source untouched
 
 
-def test_a_collection_renamed_out_of_the_selection_is_gone(server, db, target):
+def history_with_a_renamed(server, db, target, renamed_to: str, selected: str):
+    """The oplog of inserting into ``a`` then renaming it, and an applier restoring only ``selected``."""
     start = last_ts(server.client)
     db.a.insert_one({"_id": 1})
-    db.a.rename("elsewhere")
-    entries = oplog_of(server.client, db.name, start)
-    ns = f"{db.name}.a"
-    applier = OplogApplier(server.client, namespaces={ns}, rename={ns: f"{target.name}.a"})
+    db.a.rename(renamed_to)
+    ns = f"{db.name}.{selected}"
+    applier = OplogApplier(server.client, namespaces={ns}, rename={ns: f"{target.name}.{selected}"})
+    return oplog_of(server.client, db.name, start), applier
+
+
+def test_a_collection_renamed_out_of_the_selection_is_gone(server, db, target):
+    entries, applier = history_with_a_renamed(server, db, target, renamed_to="elsewhere", selected="a")
     applier.apply(entries)
     applier.flush()
     assert target.list_collection_names() == []
 
 
 def test_a_collection_renamed_into_the_selection_needs_its_source(server, db, target):
-    start = last_ts(server.client)
-    db.a.insert_one({"_id": 1})
-    db.a.rename("b")
-    entries = oplog_of(server.client, db.name, start)
-    ns = f"{db.name}.b"
-    applier = OplogApplier(server.client, namespaces={ns}, rename={ns: f"{target.name}.b"})
+    entries, applier = history_with_a_renamed(server, db, target, renamed_to="b", selected="b")
     with pytest.raises(OplogApplyError, match=rf"restore {db.name}\.a together with {db.name}\.b"):
         applier.apply(entries)
     assert isinstance(OplogApplyError("x"), BackupError)
