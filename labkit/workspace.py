@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 from labkit import deploy, procs
 from labkit.deploy import LABELS, Deployment
 from labkit.errors import DeploymentError, WorkspaceError
-from labkit.uris import mask_uri, password_of, validate_uri
+from labkit.uris import mask_uri, password_of
 
 DEFAULT_LAB = "partial-recovery"
 STATE_FILE = "state.json"
@@ -74,9 +75,10 @@ class Workspace:
         try:
             target.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(target, 0o700)
-            probe = target / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            # A probe of our own: processes opening the workspace at once must not unlink each other's.
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=target)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise WorkspaceError(
                 f"Cannot use {target} as a lab workspace: {exc.strerror or exc}. "
