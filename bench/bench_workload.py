@@ -237,7 +237,9 @@ def main() -> None:
                 print(f"summary {name:<15} p99 ratio {min(ratios):.2f}-{max(ratios):.2f}x   "
                       f"max gap {min(gaps):.0f}-{max(gaps):.0f} ms   import {min(rates):,.0f}-{max(rates):,.0f} docs/s")
             print(f"workload report after the imports: {'OK' if final['ok'] else 'NOT OK'} "
-                  f"({final['acknowledged']} acknowledged, {final['missing']} missing, {final['duplicates']} duplicates)")
+                  f"({final['acknowledged']} acknowledged, {final['missing']} missing, {final['duplicates']} duplicates"
+                  f"{'; ' + final['verification_error'] if final.get('verification_error') else ''}"
+                  f"{'; ' + '; '.join(final['problems']) if final.get('problems') else ''})")
         finally:
             deploy.stop_embedded(record)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

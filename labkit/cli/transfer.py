@@ -103,7 +103,7 @@ def export_command(uri, workspace, target, db, quiet, collection, query, fields,
               help="Parallel writers.")
 @click.option("--batchSize", "batch_size", type=click.IntRange(min=1), metavar="N",
               help="Documents per write (as mongoimport's --batchSize). Default: 1000 while nobody else writes to the "
-                   "collection, 8 while another client does (read from the server's top command), so an application "
+                   "collection, 1 while another client does (read from the server's top command), so an application "
                    "writing to it is not held up; a fixed size turns this off.")
 def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, field_file,
                    ignore_blanks, json_array, mode, upsert_fields, drop, stop_on_error, maintain_insertion_order, num_insertion_workers, batch_size):

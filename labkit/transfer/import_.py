@@ -7,9 +7,9 @@ message and write-batch limits, and only a few are in flight, so memory stays
 flat for any file size.
 
 Politeness to concurrent writers: the lab imports into a collection the
-application keeps writing to. While other clients write to it, batches are a
-few documents, so their inserts never wait long behind ours; alone, batches
-are full size (see pacing.py). A fixed ``batch_size`` (``--batchSize``, as
+application keeps writing to. While other clients write to it, each command
+carries one document, so their inserts never wait long behind ours; alone,
+batches are full size (see pacing.py). A fixed ``batch_size`` (``--batchSize``, as
 mongoimport's hidden flag whose default is 1000) turns this off.
 
 Retryable writes are off unless the connection string turns them on: the

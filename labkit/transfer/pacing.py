@@ -10,9 +10,14 @@ counters (the ``top`` command) tell us whether anyone else is writing:
 
 - nobody else writes: full batches (mongoimport's 1,000 documents), the
   fastest import;
-- others write: batches of a few documents (POLITE_BYTES, POLITE_DOCS), so
-  they wait about one small batch; the import is slower while they write and
-  speeds up again QUIET_SECONDS after they stop;
+- others write: one document per command (POLITE_DOCS). The embedded server
+  is one Python process on a shared machine: a batch of even 8 documents a
+  command kept it busy all the time, and the others' inserts queued behind it
+  (their p99 latency 2.5-3.5x the idle one; 2 documents 1.7-2.7x, 1 document
+  1.1-1.9x, bench/bench_workload.py). Waiting for each answer leaves the
+  server idle between our commands, which is when theirs run. The import is
+  about 4x slower while they write and speeds up again QUIET_SECONDS after
+  they stop;
 - ``top`` is not allowed for this user (or not supported): batches sized to
   about UNKNOWN_TARGET_MS of server time, a middle way.
 
@@ -27,8 +32,7 @@ from pymongo.errors import PyMongoError
 
 PROBE_SECONDS = 0.25  # how often ``top`` is read (it costs well under a millisecond)
 QUIET_SECONDS = 2.0  # others silent this long: back to full batches
-POLITE_DOCS = 8  # while others write: at most this many documents per command...
-POLITE_BYTES = 16 << 10  # ...and this many bytes (large documents go one or two at a time)
+POLITE_DOCS = 1  # while others write: documents per command
 UNKNOWN_TARGET_MS = 30  # without ``top``: server time per batch to aim for
 UNKNOWN_MIN_DOCS = 100  # without ``top``: the floor (the fixed per-command cost would shrink batches forever)
 WRITE_SECTIONS = ("insert", "update", "remove")
@@ -99,7 +103,7 @@ class BatchPacer:
         if not self.others.available:
             return self.unknown_docs, self.max_bytes
         if self.others.active:
-            return min(POLITE_DOCS, self.max_docs), min(POLITE_BYTES, self.max_bytes)
+            return min(POLITE_DOCS, self.max_docs), self.max_bytes
         return self.max_docs, self.max_bytes
 
     def sending(self) -> None:
