@@ -236,10 +236,10 @@ def main() -> None:
                 ratios, gaps, rates = zip(*runs)
                 print(f"summary {name:<15} p99 ratio {min(ratios):.2f}-{max(ratios):.2f}x   "
                       f"max gap {min(gaps):.0f}-{max(gaps):.0f} ms   import {min(rates):,.0f}-{max(rates):,.0f} docs/s")
-            print(f"workload report after the imports: {'OK' if final['ok'] else 'NOT OK'} "
-                  f"({final['acknowledged']} acknowledged, {final['missing']} missing, {final['duplicates']} duplicates"
-                  f"{'; ' + final['verification_error'] if final.get('verification_error') else ''}"
-                  f"{'; ' + '; '.join(final['problems']) if final.get('problems') else ''})")
+            details = [f"{final['acknowledged']} acknowledged, {final['missing']} missing, {final['duplicates']} duplicates"]
+            details += [final["verification_error"]] if final.get("verification_error") else []
+            details += final.get("problems") or []
+            print(f"workload report after the imports: {'OK' if final['ok'] else 'NOT OK'} ({'; '.join(details)})")
         finally:
             deploy.stop_embedded(record)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
