@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -232,7 +233,7 @@ def _execute(source: Path, target: Path, parameters: dict, cwd: Path, timeout: f
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        with _stderr_to(cwd / KERNELS_LOG):  # kernels inherit it: their warnings go to a log, not the terminal
+        with _stderr_to(cwd / KERNELS_LOG), _noting_interrupts() as interrupts:  # kernels' warnings go to a log
             papermill.execute_notebook(str(source), str(target), parameters=parameters, kernel_name="python3",
                                        progress_bar=False, log_output=False, cwd=str(cwd), execution_timeout=timeout)
     except PapermillExecutionError as exc:
@@ -240,8 +241,34 @@ def _execute(source: Path, target: Path, parameters: dict, cwd: Path, timeout: f
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # kernel died, timeout, unreadable notebook: the run fails, the batch goes on
+        if interrupts:  # Ctrl-C inside papermill's event loop can surface as "Event loop stopped before Future completed"
+            raise KeyboardInterrupt from None
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return None
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """A list that gets an entry when SIGINT or SIGTERM arrives; the handler in place still handles it."""
+    received: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signal handlers belong to the main thread
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
+            if callable(handler):  # not ignored, not the process-ending default: noted, then handled as before
+                previous[signum] = signal.signal(signum, _noting(handler, received))
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _noting(handler, received: list):
+    def note(signum, frame):
+        received.append(signum)
+        handler(signum, frame)
+    return note
 
 
 @contextlib.contextmanager

@@ -189,3 +189,36 @@ def test_ctrl_c_stops_every_process_the_run_started(tmp_path, clean_env):
     assert len(started) >= 2 and kernels  # Main, Temp (and anything else by then); the kernel
     assert not [pid for pid, marker in started + kernels if procs.alive(pid, marker)]
     assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
+
+
+def test_ctrl_c_that_papermill_reports_as_another_error_still_interrupts(tmp_path, monkeypatch):
+    """SIGINT inside papermill's event loop can come out as "RuntimeError: Event loop stopped before Future
+    completed" (seen in CI): the run must still end as interrupted, not as a failed notebook."""
+    import signal
+
+    import papermill
+
+    def interrupted_in_the_event_loop(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:  # what asyncio's loop does with it before run_until_complete gives up
+            pass
+        raise RuntimeError("Event loop stopped before Future completed.")
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted_in_the_event_loop)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_lab(output_dir=out)
+    assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+
+
+def test_a_notebook_error_without_ctrl_c_is_an_error(tmp_path, monkeypatch):
+    import papermill
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", broken)
+    result = runner.run_lab(output_dir=tmp_path / "run")
+    assert result.status == "error" and result.error == "RuntimeError: the kernel died"
