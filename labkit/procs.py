@@ -2,8 +2,8 @@
 
 Servers, the workload and the oplog capture run detached (own session, output
 to a log file) so they survive notebook kernels. A PID is only trusted when
-``/proc/<pid>/cmdline`` still carries the marker we started it with, so a
-recycled PID is never mistaken for ours (or killed).
+its command line (read through psutil) still carries the marker we started it
+with, so a recycled PID is never mistaken for ours (or killed).
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+
+import psutil
 
 
 def spawn(args: list[str], log_path: Path, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
@@ -31,29 +33,24 @@ def spawn(args: list[str], log_path: Path, env: dict | None = None, cwd: Path | 
 
 
 def cmdline(pid: int) -> str | None:
+    """The process's command line joined by spaces; None when it is gone or not ours to read."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+        return " ".join(psutil.Process(pid).cmdline())
+    except (psutil.Error, OSError):
         return None
-    return raw.replace(b"\0", b" ").decode(errors="replace")
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def alive(pid: int | None, marker: str | None = None) -> bool:
-    """True when ``pid`` runs and (if given) its command line contains ``marker``."""
+    """True when ``pid`` runs (a zombie does not) and, if given, its command line contains ``marker``."""
     if not pid:
         return False
-    line = cmdline(pid)
-    if line is None or _is_zombie(pid):
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return marker is None or marker in " ".join(process.cmdline())
+    except (psutil.Error, OSError):
         return False
-    return marker is None or marker in line
 
 
 def reap(pid: int) -> None:
