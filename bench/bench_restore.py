@@ -32,8 +32,9 @@ from pathlib import Path
 from pymongo import DeleteOne, UpdateOne
 
 from labkit import deploy
-from labkit.timespec import ts_parse
+from labkit.backup.timespec import ts_parse
 from labkit.workspace import Workspace
+from labkit.backup import Backup
 
 COLLECTIONS = [f"c{n}" for n in range(10)]
 DB = "bench"
@@ -74,7 +75,7 @@ def wait_for_capture(ws: Workspace, mark: dict, timeout: float = 600) -> None:
     bound = ts_parse(mark["ts"])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = ws.backup.archive.capture_state()
+        state = Backup(ws).archive.capture_state()
         if ts_parse(state.get("synced_to") or state["last"]) >= bound:
             return
         time.sleep(0.2)
@@ -107,13 +108,13 @@ def main() -> int:
     ws.up()
     results: dict = {}
     try:
-        ws.backup.snapshot(progress=False)
+        Backup(ws).snapshot(progress=False)
         rng, live, written = random.Random(7), {name: [] for name in COLLECTIONS}, 0
         marks = {}
         for size in sizes:
             timed(f"writing operations {written:,} .. {size:,}", lambda: write_history(ws, size - written, live, rng))
             written = size
-            marks[size] = ws.mark(f"ops-{size}")
+            marks[size] = Backup(ws).mark(f"ops-{size}")
         wait_for_capture(ws, marks[sizes[-1]])
         # From here on only the archive and Temp are used: stop the capture and Main, whose storage
         # (holding the same history in its oplog) is what SecantusDB's own restore reads.
@@ -135,7 +136,7 @@ def main() -> int:
                 shutil.rmtree(target, ignore_errors=True)
 
         def ours(size: int, namespaces=None) -> dict:
-            ws.backup.restore(f"mark:ops-{size}", namespaces=namespaces, progress=False)
+            Backup(ws).restore(f"mark:ops-{size}", namespaces=namespaces, progress=False)
             return counts(ws.temp.client)
 
         # The machine is shared: alternate the contenders and keep each one's best time.

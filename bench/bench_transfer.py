@@ -188,7 +188,7 @@ def workload_child() -> None:
     import signal
     import threading
 
-    from labkit.workload import DEFAULT_RATE, InsertLoop
+    from labkit.workload.loop import DEFAULT_RATE, InsertLoop
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

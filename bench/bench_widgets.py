@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labkit import widgets  # noqa: E402
+from labkit.lab import widgets  # noqa: E402
 from labkit.workspace import Workspace  # noqa: E402
 
 QUERY = {"firstname": {"$exists": True}}

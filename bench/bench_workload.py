@@ -39,8 +39,8 @@ from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from labkit import deploy  # noqa: E402
-from labkit.workload import MAX_RATE, connect, document_id, new_run_id  # noqa: E402
-from labkit.workload_stats import LatencyHistogram  # noqa: E402
+from labkit.workload.loop import MAX_RATE, connect, document_id, new_run_id  # noqa: E402
+from labkit.workload.stats import LatencyHistogram  # noqa: E402
 
 LABKIT = str(Path(sys.executable).parent / "labkit")
 IDLE_RATE = 50

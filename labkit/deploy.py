@@ -34,6 +34,67 @@ OPLOG_RETENTION_SECONDS = 7 * 24 * 3600
 CHECKPOINT_SECONDS = 10  # the embedded server's checkpoint interval (see start_embedded)
 
 
+# Every client labkit opens, by what it is for: the timeouts and write options live here only.
+# A busy server may answer heartbeats slowly and a timed-out heartbeat cancels a running query,
+# so long-running readers (capture, transfer) shorten server selection only.
+PURPOSES = {
+    # Deployment.client: the learner's code, checks, restores' reads.
+    "lab": {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS, "tz_aware": True},
+    # Is a server that is starting serving yet?
+    "probe": {"serverSelectionTimeoutMS": 1_000, "connectTimeoutMS": 1_000},
+    # Checking a replica set given by URI before the lab uses it.
+    "check": {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS, "connectTimeoutMS": CONNECT_TIMEOUT_MS},
+    # Status and checks go on when a server is slow: a quick answer or none.
+    "status": {"serverSelectionTimeoutMS": 3_000, "connectTimeoutMS": 3_000},
+    # Live counts refresh every second: never hang 30 s on a stopped server; a count may scan 1.5 s.
+    "widgets": {"serverSelectionTimeoutMS": 2_000, "connectTimeoutMS": 2_000, "socketTimeoutMS": 6_500,
+                "tz_aware": True, "appname": "labkit-widgets"},
+    # The application: every retry is ours, so it is counted and a duplicate-key answer can only mean
+    # an earlier attempt of ours landed; w=majority + j: acknowledged means durable across a kill -9.
+    "workload": {"serverSelectionTimeoutMS": 1_000, "connectTimeoutMS": 2_000, "socketTimeoutMS": 10_000,
+                 "retryWrites": False, "w": "majority", "journal": True, "tz_aware": True,
+                 "appname": "labkit-workload"},
+    # Restore targets: replay is idempotent and a failed restore is rerun whole, while the embedded
+    # server scans its record of every retryable write on each write (slow past 10,000).
+    "restore": {"serverSelectionTimeoutMS": 5_000, "connectTimeoutMS": 5_000, "tz_aware": True,
+                "retryWrites": False},
+    # The oplog capture: SecantusDB may scan a big oplog to answer the resume query.
+    "capture": {"serverSelectionTimeoutMS": 60_000, "connectTimeoutMS": 60_000},
+    # Export and import: retryable writes off (see transfer/import_.py); options in the URI win.
+    "transfer": {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS, "retryWrites": False, "tz_aware": True},
+}
+
+
+def connect(uri: str, purpose: str, **overrides) -> MongoClient:
+    """A client for ``purpose`` (a key of PURPOSES); options written in the URI win over its defaults."""
+    given = _uri_options(uri)
+    options = {key: value for key, value in PURPOSES[purpose].items() if key.lower() not in given}
+    return MongoClient(uri, **{**options, **overrides})
+
+
+def _uri_options(uri: str) -> set[str]:
+    """The option names (lower case) a connection string sets itself."""
+    query = uri.partition("?")[2]
+    return {pair.split("=", 1)[0].lower() for pair in query.split("&") if pair}
+
+
+def driver_error(exc: BaseException, uri: str | None = None) -> str:
+    """A driver error as one short line, without the driver's topology dump and without any password."""
+    text = str(exc).split(", Timeout:")[0].split(", full error:")[0]
+    lines = text.splitlines()
+    return redact(lines[0] if lines else type(exc).__name__, password_of(uri) if uri else None)
+
+
+def cluster_time(client: MongoClient):
+    """The server's current cluster time: at or after every acknowledged write (cheap: one ``hello``)."""
+    hello = client.admin.command("hello")
+    last_write = hello.get("lastWrite", {}).get("opTime", {}).get("ts")
+    if last_write is not None:
+        return last_write
+    entry = client.local["oplog.rs"].find_one({}, sort=[("$natural", -1)], projection={"ts": 1})
+    return entry["ts"] if entry else None
+
+
 @dataclass
 class Deployment:
     """One of the lab's deployments: ``name`` is "main" or "temp"."""
@@ -57,7 +118,7 @@ class Deployment:
     @property
     def client(self) -> MongoClient:
         if self._client is None:
-            self._client = MongoClient(self.uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, tz_aware=True)
+            self._client = connect(self.uri, "lab")
         return self._client
 
     def close(self) -> None:
@@ -95,7 +156,7 @@ class Deployment:
                 db, coll = ns.split(".", 1)
                 counts[ns] = self.client[db][coll].estimated_document_count()
         except PyMongoError as exc:
-            raise DeploymentError(f"Cannot describe {self.label} ({self.display_uri}): {redact(str(exc), password_of(self.uri))}") from None
+            raise DeploymentError(f"Cannot describe {self.label} ({self.display_uri}): {driver_error(exc, self.uri)}") from None
         return {
             "deployment": self.label,
             "kind": self.kind,
@@ -222,7 +283,7 @@ def _wait_until_serving(proc, port: int, label: str) -> None:
         except OSError:
             time.sleep(0.1)
             continue
-        client = MongoClient(embedded_uri(port), serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+        client = connect(embedded_uri(port), "probe")
         try:
             client.admin.command("ping")
             return
@@ -247,7 +308,7 @@ def embedded_alive(record: dict) -> bool:
 
 def unreachable(label: str, uri: str, exc: Exception, seconds: int, hint: str) -> DeploymentError:
     """The error for a server that did not answer: the driver's reason, never the password."""
-    reason = redact(str(exc).split(", Timeout:")[0], password_of(uri))
+    reason = driver_error(exc, uri)
     return DeploymentError(f"Cannot reach {label} at {mask_uri(uri)} within {seconds} s: {reason}. {hint}")
 
 
@@ -255,7 +316,7 @@ def check_replica_set(name: str, uri: str) -> None:
     """Reachable within 10 s and a replica set, else DeploymentError saying which and why."""
     label = LABELS.get(name, name)
     uri = validate_uri(uri, f"{label} connection string")
-    client = MongoClient(uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS)
+    client = connect(uri, "check")
     try:
         hello = client.admin.command("hello")
     except OperationFailure as exc:

@@ -12,7 +12,6 @@ masked, with the name of the environment variable that holds the real string.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import json
 import os
@@ -25,32 +24,31 @@ from pathlib import Path
 from labkit import deploy, procs
 from labkit.deploy import LABELS, Deployment
 from labkit.errors import DeploymentError, WorkspaceError
+from labkit.files import append_jsonl, now_iso, write_json
 from labkit.uris import mask_uri, password_of
 
-DEFAULT_LAB = "partial-recovery"
+DEFAULT_TOPIC = "partial-recovery"  # the lab topic a workspace is for, unless told otherwise
 STATE_FILE = "state.json"
 URI_ENV = {"main": "LABKIT_MAIN_URI", "temp": "LABKIT_TEMP_URI"}
 STATE_VERSION = 1
+# Workspaces made before the backup package recorded the capture process under its old module name.
+MOVED_MODULES = {"labkit.capture": "labkit.backup.capture"}
 
 
-def resolve_path(path: str | os.PathLike | None = None, lab: str = DEFAULT_LAB) -> Path:
+def resolve_path(path: str | os.PathLike | None = None, topic: str = DEFAULT_TOPIC) -> Path:
     if path:
         return Path(path).expanduser().absolute()
     if os.environ.get("LABKIT_WORKSPACE"):
         return Path(os.environ["LABKIT_WORKSPACE"]).expanduser().absolute()
-    return Path.cwd() / ".labkit" / lab
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return Path.cwd() / ".labkit" / topic
 
 
 class Workspace:
     """The lab's state directory. Cheap to construct; nothing starts until ``up``."""
 
-    def __init__(self, path: str | os.PathLike | None = None, lab: str = DEFAULT_LAB):
-        self.path = resolve_path(path, lab)
-        self.lab = lab
+    def __init__(self, path: str | os.PathLike | None = None, topic: str = DEFAULT_TOPIC):
+        self.path = resolve_path(path, topic)
+        self.topic = topic
         self._uris: dict[str, str] = {}  # real URIs given to this process (may hold passwords)
         self._deployments: dict[str, Deployment] = {}
         self._lock_depth = 0
@@ -109,7 +107,7 @@ class Workspace:
         try:
             text = self.state_file.read_text()
         except FileNotFoundError:
-            return {"version": STATE_VERSION, "lab": self.lab, "created": now_iso(), "up": False,
+            return {"version": STATE_VERSION, "lab": self.topic, "created": now_iso(), "up": False,
                     "deployments": {}, "processes": {}}
         try:
             return json.loads(text)
@@ -121,12 +119,7 @@ class Workspace:
     def write(self, state: dict) -> None:
         """Atomic: a reader sees the old state or the new one, never half of it."""
         self.ensure_dir()
-        tmp = self.state_file.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            json.dump(state, f, indent=2, sort_keys=True, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+        write_json(self.state_file, state, indent=2, fsync=True)
 
     @contextlib.contextmanager
     def edit(self):
@@ -336,6 +329,7 @@ class Workspace:
         for name, record in state.get("processes", {}).items():
             if record.get("restart_on_up") and record.get("pid") is not None and not procs.alive(record["pid"], record.get("marker")):
                 say(f"Restarting {name} ...")
+                record["args"] = [MOVED_MODULES.get(arg, arg) for arg in record["args"]]
                 env = dict(os.environ, LABKIT_WORKSPACE=str(self.path))
                 for dep in state["deployments"]:
                     env[URI_ENV[dep]] = self._real_uri(dep, state["deployments"][dep])
@@ -354,12 +348,7 @@ class Workspace:
         """Append an event (snapshot, mark, delete, restore, import, ...) with the current UTC time."""
         event = {"time": now_iso(), "kind": kind, **details}
         self.ensure_dir()
-        line = json.dumps(event, sort_keys=True, default=str) + "\n"
-        fd = os.open(self.events_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, line.encode())  # one write per line: concurrent writers never interleave
-        finally:
-            os.close(fd)
+        append_jsonl(self.events_file, event)
         return event
 
     def events(self) -> list[dict]:
@@ -399,45 +388,16 @@ class Workspace:
             result["processes"][name] = {"pid": record.get("pid"),
                                          "running": procs.alive(record.get("pid"), record.get("marker")),
                                          "started": record.get("started"), "log": record.get("log")}
-        for section, summary in self._summaries():
-            if summary is not None:
-                result[section] = summary
         return result
 
-    def _summaries(self):
-        """Sections other modules contribute to ``status`` (workload rate, capture lag, ...)."""
-        for section in ("workload", "backup"):
-            component = getattr(self, section, None)
-            summarize = getattr(component, "summary", None)
-            if summarize is None:
-                continue
-            try:
-                yield section, summarize()
-            except Exception as exc:  # a broken section must not hide the rest of status
-                yield section, {"error": str(exc).splitlines()[0]}
 
-    # --- later capabilities hang off the workspace ---------------------------------------------
+def current_uri(path: str | os.PathLike, name: str = "main") -> str | None:
+    """Where ``name`` runs now, as the workspace at ``path`` records it; None while that cannot be read.
 
-    @property
-    def workload(self):
-        try:
-            from labkit.workload import Workload
-        except ImportError:
-            return None
-        return Workload(self)
-
-    @property
-    def backup(self):
-        try:
-            from labkit.backup import Backup
-        except ImportError:
-            return None
-        return Backup(self)
-
-    def mark(self, name: str):
-        """Note the time (wall clock and Main's latest oplog timestamp) under ``name``."""
-        return self.backup.mark(name)
-
-
-def open_workspace(path: str | os.PathLike | None = None, lab: str = DEFAULT_LAB) -> Workspace:
-    return Workspace(path, lab)
+    Long-lived clients (the application, the capture, live counts) ask this after a failure:
+    ``labkit up`` in another process may have restarted the server on another port.
+    """
+    try:
+        return Workspace(path).deployment(name).uri
+    except Exception:  # the workspace may be mid-restart: the caller keeps its URI and asks again later
+        return None

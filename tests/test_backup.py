@@ -18,10 +18,11 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 
 from labkit import deploy
-from labkit.archive import BLOCK_HEADER, list_segments, read_blocks
+from labkit.backup.archive import BLOCK_HEADER, list_segments, read_blocks
 from labkit.backup import Backup, RestoreFailed
 from labkit.errors import BackupError
-from labkit.timespec import ts_key, ts_parse
+from labkit.backup.timespec import ts_key, ts_parse
+from labkit.lab.status import lab_status
 
 RAW = CodecOptions(document_class=RawBSONDocument)
 
@@ -53,12 +54,12 @@ def ws(lab):
     main.shop.orders.create_index([("item", 1)], unique=True, name="item_unique")
     main.shop.create_collection("notes", validator={"$jsonSchema": {"bsonType": "object"}})
     main.shop.notes.insert_one({"_id": "n1", "text": "hello"})
-    lab.backup.snapshot(progress=False)
+    Backup(lab).snapshot(progress=False)
     return lab
 
 
 def test_snapshot_is_kept_as_a_mongodump_style_copy(ws):
-    snaps = ws.backup.snapshots()
+    snaps = Backup(ws).snapshots()
     assert snaps and snaps[-1]["namespaces"] >= 2
     folder = Path(snaps[-1]["path"])
     meta = json.loads((folder / "meta.json").read_text())
@@ -68,14 +69,14 @@ def test_snapshot_is_kept_as_a_mongodump_style_copy(ws):
     assert "$jsonSchema" in metadata
     assert ts_key(ts_parse(meta["before"])) < ts_key(ts_parse(meta["after"]))
     assert " UTC (" in snaps[-1]["consistent"] and "local" in snaps[-1]["consistent"]
-    assert ws.status()["backup"]["capture_running"] is True
+    assert lab_status(ws)["backup"]["capture_running"] is True
 
 
 def test_restore_to_a_mark_is_exact_to_the_operation(ws):
-    main, backup = ws.main.client, ws.backup
+    main, backup = ws.main.client, Backup(ws)
     main.shop.orders.update_one({"_id": 1}, {"$set": {"qty": 100, "tags": ["a", "b"]}})
     main.shop.orders.insert_one({"_id": 50, "item": "new"})
-    ws.mark("exact")
+    Backup(ws).mark("exact")
     expected = raw_docs(main, "shop.orders")
     main.shop.orders.update_one({"_id": 1}, {"$pop": {"tags": 1}, "$unset": {"qty": ""}})
     main.shop.orders.delete_one({"_id": 50})
@@ -94,8 +95,8 @@ def test_restore_to_a_mark_is_exact_to_the_operation(ws):
 def test_full_restore_replaces_temp_and_keeps_options(ws):
     temp = ws.temp.client
     temp.leftover.stuff.insert_one({"x": 1})  # Temp is replaced as a whole, as on Atlas
-    ws.mark("full")
-    report = ws.backup.restore("mark:full", progress=False)
+    Backup(ws).mark("full")
+    report = Backup(ws).restore("mark:full", progress=False)
     assert "leftover" not in temp.list_database_names()
     assert {"shop.orders", "shop.notes"} <= set(report.namespaces)
     options = temp.shop.command("listCollections", filter={"name": "notes"})["cursor"]["firstBatch"][0]["options"]
@@ -114,11 +115,11 @@ def test_wall_clock_time_includes_every_operation_of_that_second(ws):
     entries = list(main.local["oplog.rs"].find({"ns": "shop.seconds", "op": "i"}))
     assert {e["ts"].time for e in entries[:2]} == {first_second}  # the test's own premise
     iso = dt.datetime.fromtimestamp(first_second, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    report = ws.backup.restore(iso, namespaces=["shop.seconds"], progress=False)
+    report = Backup(ws).restore(iso, namespaces=["shop.seconds"], progress=False)
     assert sorted(raw_docs(ws.temp.client, "shop.seconds")) == ["first", "same-second"]
     assert report.point["utc"].startswith(iso[:-1])
     exact = f"{entries[0]['ts'].time}:{entries[0]['ts'].inc}"
-    ws.backup.restore(exact, namespaces=["shop.seconds"], progress=False)
+    Backup(ws).restore(exact, namespaces=["shop.seconds"], progress=False)
     assert sorted(raw_docs(ws.temp.client, "shop.seconds")) == ["first"]
 
 
@@ -147,7 +148,7 @@ def test_lab_scenario_customers_back_plus_exactly_the_acknowledged_inserts(ws):
     try:
         time.sleep(0.4)
         acked_before = len(acknowledged)
-        mark = ws.mark("before-delete")
+        mark = Backup(ws).mark("before-delete")
         acked_after = len(acknowledged)
         time.sleep(0.2)
         assert main.test.customers.delete_many({"firstname": {"$exists": True}}).deleted_count == 100
@@ -155,7 +156,7 @@ def test_lab_scenario_customers_back_plus_exactly_the_acknowledged_inserts(ws):
     finally:
         stop.set()
         thread.join()
-    report = ws.backup.restore(mark, namespaces=["test.customers"], progress=False)  # the mark as returned
+    report = Backup(ws).restore(mark, namespaces=["test.customers"], progress=False)  # the mark as returned
     restored = raw_docs(ws.temp.client, "test.customers")
     assert {k: v for k, v in restored.items() if not str(k).startswith("w")} == originals
     inserted = sorted(k for k in restored if str(k).startswith("w"))
@@ -169,8 +170,8 @@ def test_lab_scenario_customers_back_plus_exactly_the_acknowledged_inserts(ws):
 
 
 def test_selective_restore_beside_live_data_on_main(ws):
-    main, backup = ws.main.client, ws.backup
-    ws.mark("for-main")
+    main, backup = ws.main.client, Backup(ws)
+    Backup(ws).mark("for-main")
     expected = raw_docs(main, "shop.orders")
     main.shop.orders.delete_many({"qty": {"$lt": 5}})
     with pytest.raises(BackupError, match="overwrite the live data"):
@@ -188,7 +189,7 @@ def test_selective_restore_beside_live_data_on_main(ws):
 
 
 def test_restore_errors_name_the_problem(ws):
-    backup = ws.backup
+    backup = Backup(ws)
     first = ts_parse(backup.snapshots()[0]["after"])
     with pytest.raises(BackupError, match="earliest restorable time is"):
         backup.restore(f"{first.time - 5}:1", progress=False)
@@ -204,21 +205,21 @@ def test_restore_errors_name_the_problem(ws):
 
 def test_window_runs_from_the_first_snapshot_to_the_last_captured_op(ws):
     ws.main.client.shop.orders.insert_one({"_id": "window", "item": "window"})
-    mark = ws.mark("window")
-    wait_captured(ws.backup, ts_parse(mark["ts"]))
-    spans = ws.backup.window()
+    mark = Backup(ws).mark("window")
+    wait_captured(Backup(ws), ts_parse(mark["ts"]))
+    spans = Backup(ws).window()
     assert len(spans) == 1
-    assert spans[0]["from"] == ws.backup.snapshots()[0]["after"]
+    assert spans[0]["from"] == Backup(ws).snapshots()[0]["after"]
     assert ts_key(ts_parse(spans[0]["to"])) >= ts_key(ts_parse(mark["ts"]))
     assert spans[0]["from_utc"].endswith("Z") and "UTC" in spans[0]["shown"]
 
 
 def test_restore_after_the_last_captured_op_waits_then_fails_clearly(ws):
-    backup = ws.backup
+    backup = Backup(ws)
     assert ws.stop_process("capture")
     try:
         ws.main.client.shop.orders.insert_one({"_id": "uncaptured", "item": "uncaptured"})
-        ws.mark("late")
+        Backup(ws).mark("late")
         started = time.monotonic()
         with pytest.raises(BackupError, match="after the last captured operation.*NOT running"):
             backup.restore("mark:late", namespaces=["shop.orders"], wait=1, progress=False)
@@ -231,9 +232,9 @@ def test_restore_after_the_last_captured_op_waits_then_fails_clearly(ws):
 
 
 def test_a_damaged_segment_is_named_and_temp_is_left_alone(ws):
-    backup, temp = ws.backup, ws.temp.client
+    backup, temp = Backup(ws), ws.temp.client
     ws.main.client.shop.orders.insert_one({"_id": "damage", "item": "damage"})
-    mark = ws.mark("damage")
+    mark = Backup(ws).mark("damage")
     wait_captured(backup, ts_parse(mark["ts"]))
     temp.sentinel.keep.insert_one({"_id": 1})
     before = ts_key(ts_parse(backup.snapshots()[-1]["before"]))
@@ -258,9 +259,9 @@ def test_a_damaged_segment_is_named_and_temp_is_left_alone(ws):
 
 
 def test_unreachable_temp_changes_nothing_and_dying_temp_is_reported_incomplete(ws, monkeypatch):
-    backup = ws.backup
-    monkeypatch.setattr("labkit.backup.TARGET_TIMEOUT_MS", 1500)  # fail fast: the server is certainly gone
-    ws.mark("dying")
+    backup = Backup(ws)
+    monkeypatch.setitem(deploy.PURPOSES["restore"], "serverSelectionTimeoutMS", 1500)  # fail fast: the server is certainly gone
+    Backup(ws).mark("dying")
     expected = raw_docs(ws.main.client, "shop.orders")
     record = ws.read()["deployments"]["temp"]
     deploy.stop_embedded(record)
@@ -287,12 +288,12 @@ def test_unreachable_temp_changes_nothing_and_dying_temp_is_reported_incomplete(
 
 
 def test_capture_follows_main_through_a_restart(ws):
-    backup = ws.backup
+    backup = Backup(ws)
     deploy.stop_embedded(ws.read()["deployments"]["main"])
     ws.up()
     ws._deployments.clear()
     ws.main.client.shop.orders.insert_one({"_id": "after-restart", "item": "after-restart"})
-    ws.mark("after-restart")
+    Backup(ws).mark("after-restart")
     report = backup.restore("mark:after-restart", namespaces=["shop.orders"], wait=30, progress=False)
     assert "after-restart" in raw_docs(ws.temp.client, "shop.orders") and report.ok
     assert backup.archive.capture_state().get("gaps") == []

@@ -13,8 +13,9 @@ import pytest
 
 from labkit import deploy, procs
 from labkit.errors import BackupError
-from labkit.timespec import ts_key, ts_parse
+from labkit.backup.timespec import ts_key, ts_parse
 from labkit.workspace import Workspace
+from labkit.backup import Backup
 
 OPLOG_ENTRIES = 40
 
@@ -52,11 +53,11 @@ def wait_until(predicate, timeout: float = 20):
 
 
 def test_gap_is_recorded_and_restores_route_around_it(ws):
-    main, backup = ws.main.client, ws.backup
+    main, backup = ws.main.client, Backup(ws)
     main.g.c.insert_many([{"_id": n} for n in range(5)])
     backup.snapshot(progress=False)
     main.g.c.insert_many([{"_id": n} for n in range(5, 8)])
-    before_gap = ws.mark("before-gap")
+    before_gap = Backup(ws).mark("before-gap")
     wait_until(lambda: ts_key(ts_parse(backup.archive.capture_state().get("synced_to", "0:0")))
                >= ts_key(ts_parse(before_gap["ts"])))
 
@@ -64,7 +65,7 @@ def test_gap_is_recorded_and_restores_route_around_it(ws):
     for n in range(100, 200):
         main.g.c.insert_one({"_id": n})
         if n == 120:
-            ws.mark("lost")
+            Backup(ws).mark("lost")
     main.admin.command("secantusAdmin.pruneOplog")
     oldest = main.local["oplog.rs"].find_one(sort=[("$natural", 1)])["ts"]
     assert oldest > ts_parse(ws.read()["marks"]["lost"]["ts"])  # the premise: the oplog rolled over
@@ -79,7 +80,7 @@ def test_gap_is_recorded_and_restores_route_around_it(ws):
     with pytest.raises(BackupError, match="falls in a gap"):
         backup.restore("mark:lost", progress=False)
     main.g.c.insert_one({"_id": "after"})
-    ws.mark("after-gap")
+    Backup(ws).mark("after-gap")
     with pytest.raises(BackupError, match="No snapshot can reach.*labkit snapshot"):
         backup.restore("mark:after-gap", progress=False)
     spans = backup.window()
@@ -87,7 +88,7 @@ def test_gap_is_recorded_and_restores_route_around_it(ws):
 
     backup.snapshot(progress=False)
     main.g.c.insert_one({"_id": "later"})
-    ws.mark("later")
+    Backup(ws).mark("later")
     report = backup.restore("mark:later", progress=False)
     assert report.ok
     expected = sorted(map(str, [*range(8), *range(100, 200), "after", "later"]))

@@ -19,6 +19,7 @@ import threading
 import pytest
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
+from labkit.backup import Backup
 
 SEEDS = int(os.environ.get("LABKIT_RESTORE_SEEDS", "20"))
 COLLECTIONS = ("a", "b", "c")
@@ -147,7 +148,7 @@ class History:
             self.ddl()
 
     def record_truth(self, label: str) -> None:
-        self.ws.mark(label)
+        Backup(self.ws).mark(label)
         self.truths[label] = state_of(self.client, self.db_name)
 
     def run(self, steps: int, instants: int, snapshot_at: int | None) -> None:
@@ -155,7 +156,7 @@ class History:
         snapshotter = None
         for number in range(steps):
             if number == snapshot_at:  # a snapshot racing the writes
-                snapshotter = threading.Thread(target=self.ws.backup.snapshot, kwargs={"progress": False})
+                snapshotter = threading.Thread(target=Backup(self.ws).snapshot, kwargs={"progress": False})
                 snapshotter.start()
             self.step()
             if number in chosen:
@@ -166,7 +167,7 @@ class History:
 
 @pytest.fixture(scope="module")
 def ws(lab):
-    lab.backup.snapshot(progress=False)
+    Backup(lab).snapshot(progress=False)
     return lab
 
 
@@ -179,7 +180,7 @@ def test_restore_reproduces_every_recorded_instant(ws, seed):
     namespaces = [f"{history.db_name}.{name}" for name in COLLECTIONS]
     for label, truth in history.truths.items():
         full = seed % 7 == 1 and label == next(iter(history.truths))  # now and then a whole-cluster restore
-        report = ws.backup.restore(f"mark:{label}", namespaces=None if full else namespaces, progress=False)
+        report = Backup(ws).restore(f"mark:{label}", namespaces=None if full else namespaces, progress=False)
         assert report.ok
         restored = state_of(ws.temp.client, history.db_name)
         for name in COLLECTIONS:

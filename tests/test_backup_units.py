@@ -9,10 +9,11 @@ import bson
 import pytest
 from bson import Timestamp
 
-from labkit.archive import Archive, OplogWriter, list_segments, read_entries
-from labkit.backup import Backup, _parse_renames
+from labkit.backup.archive import Archive, OplogWriter, list_segments, read_entries
+from labkit.backup import Backup
+from labkit.backup.core import _parse_renames
 from labkit.errors import BackupError
-from labkit.timespec import MAX_INC, parse_time, show_time, ts_key
+from labkit.backup.timespec import MAX_INC, parse_time, show_time, ts_key
 from labkit.workspace import Workspace
 
 
@@ -127,7 +128,7 @@ def test_dates_outside_pythons_range_still_read_back(tmp_path):
 
 
 def test_segments_roll_over_and_reading_spans_them(tmp_path, monkeypatch):
-    monkeypatch.setattr("labkit.archive.SEGMENT_MAX_BYTES", 2000)
+    monkeypatch.setattr("labkit.backup.archive.SEGMENT_MAX_BYTES", 2000)
     writer = OplogWriter(tmp_path)
     for start in range(1, 200, 20):
         writer.append(batch(start, 20))
@@ -187,7 +188,7 @@ def test_archive_reports_gaps_and_snapshots_in_order(tmp_path):
 def test_dump_files_stream_in_chunks_and_check_their_checksum(tmp_path):
     import zlib
 
-    from labkit.archive import iter_dump
+    from labkit.backup.archive import iter_dump
 
     docs = [bson.encode({"_id": n, "pad": "x" * (n % 50)}) for n in range(500)]
     path = tmp_path / "c.bson"
@@ -204,7 +205,7 @@ def test_dump_files_stream_in_chunks_and_check_their_checksum(tmp_path):
 def test_selective_reading_finds_the_top_level_namespace_without_decoding(tmp_path):
     import uuid
 
-    from labkit.archive import entry_namespace
+    from labkit.backup.archive import entry_namespace
 
     entries = [
         {"lsid": {"id": bson.Binary(uuid.uuid4().bytes, 4)}, "txnNumber": bson.Int64(3), "stmtId": 0,

@@ -6,7 +6,7 @@ import json
 import nbformat
 import pytest
 
-from labkit import checks, labs, notebooks, steps
+from labkit.lab import actions as steps, checks, notebooks, topic as labs
 from labkit.errors import LabError
 from labkit.workspace import Workspace
 

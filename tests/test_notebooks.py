@@ -18,7 +18,7 @@ from bson import json_util
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
-from labkit import labs, notebooks, runner, steps
+from labkit.lab import actions as steps, notebooks, runner, topic as labs
 from labkit.workspace import Workspace
 
 NOTEBOOKS = notebooks.source_dir()

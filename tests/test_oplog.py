@@ -22,7 +22,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from labkit.errors import BackupError
-from labkit.oplog import (
+from labkit.backup.oplog import (
     OplogApplier,
     OplogApplyError,
     apply_mongod_diff,

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from pymongo import MongoClient
 
-from labkit import deploy, runner
+from labkit import deploy
+from labkit.lab import runner
 from labkit.errors import LabError
 from labkit.workspace import Workspace
 

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from labkit import widgets
+from labkit.lab import widgets
 from labkit.errors import ConfigError
 from labkit.workspace import Workspace
+from labkit.workload import Workload
 
 NS = "test.customers"
 QUERY = {"firstname": {"$exists": True}}
@@ -194,7 +195,7 @@ def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys):
 
 
 def test_workload_figures_are_sampled(lab, customers):
-    workload = lab.workload
+    workload = Workload(lab)
     if workload is None:
         pytest.skip("labkit.workload is not there yet")
     workload.start(rate=50)

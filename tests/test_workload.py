@@ -11,8 +11,8 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from labkit.errors import ConfigError
-from labkit.workload import CATCH_UP_LIMIT_S, InsertLoop, document_id, run_foreground, validate_duration, validate_rate
-from labkit.workload_stats import LatencyHistogram, build_report
+from labkit.workload.loop import CATCH_UP_LIMIT_S, InsertLoop, document_id, run_foreground, validate_duration, validate_rate
+from labkit.workload.stats import LatencyHistogram, build_report
 
 RATE_SECONDS = 10
 

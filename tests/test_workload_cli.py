@@ -9,6 +9,7 @@ import time
 from labkit import deploy
 from labkit.cli.workload import STATUS_EVERY
 from labkit.workload import PROCESS_NAME
+from labkit.workload import Workload
 from tests.conftest import LABKIT
 
 
@@ -69,9 +70,9 @@ def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env):
     w = ["--workspace", str(lab.path)]
     nothing = labkit_cli("workload", "stop", *w)
     assert nothing.returncode == 1 and "No workload is running" in nothing.stderr
-    assert lab.workload.stats() is None and lab.workload.summary() is None
+    assert Workload(lab).stats() is None and Workload(lab).summary() is None
     bad_rate = labkit_cli("workload", "start", *w, "--rate", "-2")
-    assert bad_rate.returncode == 1 and "rate" in bad_rate.stderr and not lab.workload.running()
+    assert bad_rate.returncode == 1 and "rate" in bad_rate.stderr and not Workload(lab).running()
 
     started = labkit_cli("workload", "start", *w, "--rate", "20", "-c", "orders")
     assert started.returncode == 0, started.stderr
@@ -80,10 +81,10 @@ def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env):
 
     second = labkit_cli("workload", "start", *w)
     assert second.returncode == 1 and "already running" in second.stderr
-    assert lab.process_record(PROCESS_NAME)["pid"] == pid and lab.workload.running()  # still one
+    assert lab.process_record(PROCESS_NAME)["pid"] == pid and Workload(lab).running()  # still one
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (lab.workload.stats() or {}).get("acknowledged", 0) < 20:
+    while time.monotonic() < deadline and (Workload(lab).stats() or {}).get("acknowledged", 0) < 20:
         time.sleep(0.2)
     status = labkit_cli("workload", "status", *w, "--json")
     stats = json.loads(status.stdout)

@@ -18,7 +18,6 @@ Everything else that fails its checksum is damage, reported with the file name.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -34,7 +33,8 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.raw_bson import RawBSONDocument
 
 from labkit.errors import BackupError
-from labkit.timespec import ts_from_key, ts_key, ts_parse, ts_str
+from labkit.files import fsync_dir, now_iso, write_json
+from labkit.backup.timespec import ts_from_key, ts_key, ts_parse, ts_str
 
 SEGMENT_MAGIC = b"LABKIT-OPLOG-1\n"
 BLOCK_MAGIC = b"BLK1"
@@ -43,29 +43,6 @@ SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 _SEGMENT_RE = re.compile(r"^oplog-(\d+)-(\d+)\.seg$")
 # DATETIME_AUTO: a date outside Python's datetime range (year 0, 10000) still decodes and replays.
 ENTRY_OPTIONS = CodecOptions(tz_aware=True, datetime_conversion=DatetimeConversion.DATETIME_AUTO)
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def write_json_atomic(path: Path, data, fsync: bool = True) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True, default=str)
-        if fsync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- oplog segments ---------------------------------------------------------------------------
@@ -338,21 +315,22 @@ class Archive:
         for folder in (self.root, self.oplog_dir, self.snapshots_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self.exists():
-            write_json_atomic(self.capture_file, {"start": ts_str(ts_from_key(start_key)), "gaps": [],
-                                                  "last": ts_str(ts_from_key(start_key)), "created": now_iso()})
+            write_json(self.capture_file, {"start": ts_str(ts_from_key(start_key)), "gaps": [],
+                                                  "last": ts_str(ts_from_key(start_key)), "created": now_iso()},
+                       indent=1, fsync=True)
 
     def capture_state(self) -> dict:
         try:
             return json.loads(self.capture_file.read_text())
         except FileNotFoundError:
             raise BackupError("Backup is not enabled for this workspace: there is nothing to restore from. "
-                              "Take a snapshot first (labkit snapshot, or workspace.backup.snapshot()), which "
+                              "Take a snapshot first (labkit snapshot, or Backup(ws).snapshot()), which "
                               "also starts the continuous oplog capture.") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise BackupError(f"The capture state {self.capture_file} is unreadable ({exc}).") from None
 
     def save_capture_state(self, state: dict, fsync: bool = True) -> None:
-        write_json_atomic(self.capture_file, state, fsync=fsync)
+        write_json(self.capture_file, state, indent=1, fsync=fsync)
 
     @staticmethod
     def key(state: dict, field: str) -> int | None:

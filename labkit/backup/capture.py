@@ -1,4 +1,4 @@
-"""The continuous oplog capture process: ``python -m labkit.capture``.
+"""The continuous oplog capture process: ``python -m labkit.backup.capture``.
 
 Started by ``Backup.enable()`` as a process the workspace owns (``labkit
 down`` stops it, ``labkit up`` restarts it). It tails Main's oplog with a
@@ -27,23 +27,15 @@ import time
 from pymongo import CursorType, MongoClient
 from pymongo.errors import PyMongoError
 
-from labkit.archive import Archive, OplogWriter, now_iso
-from labkit.timespec import ts_from_key, ts_key, ts_str
+from labkit.backup.archive import Archive, OplogWriter
+from labkit.backup.timespec import ts_from_key, ts_key, ts_str
+from labkit.deploy import cluster_time, connect, driver_error
+from labkit.files import now_iso
+from labkit.workspace import current_uri
 
 HEARTBEAT_SECONDS = 0.5
 AWAIT_MS = 200  # an empty poll at least this often: restores waiting for the capture see progress soon
 RETRY_SECONDS = 1.0
-CONNECT_TIMEOUT_MS = 60_000
-
-
-def cluster_time(client: MongoClient):
-    """Main's current cluster time: at or after every acknowledged write (cheap: one ``hello``)."""
-    hello = client.admin.command("hello")
-    last_write = hello.get("lastWrite", {}).get("opTime", {}).get("ts")
-    if last_write is not None:
-        return last_write
-    entry = client.local["oplog.rs"].find_one({}, sort=[("$natural", -1)], projection={"ts": 1})
-    return entry["ts"] if entry else None
 
 
 class Capture:
@@ -70,22 +62,20 @@ class Capture:
         self.save(force=True)
         failures = 0
         while not self.stopping:
-            # Generous timeouts: a busy server (or SecantusDB scanning a big oplog to answer the resume
-            # query) may answer heartbeats slowly, and a timed-out heartbeat cancels the running query.
-            client = MongoClient(self.uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS,
-                                 connectTimeoutMS=CONNECT_TIMEOUT_MS)
+            client = connect(self.uri, "capture")
             try:
                 self.tail(client)
                 failures = 0
             except PyMongoError as exc:
                 failures += 1
                 self.state["tailing"] = False
-                self.state["error"] = f"cannot read Main's oplog: {str(exc).splitlines()[0][:200]}"
+                self.state["error"] = f"cannot read Main's oplog: {driver_error(exc, self.uri)[:200]}"
                 self.save(force=True)
                 if failures == 1 or failures % 30 == 0:
                     self.log(f"{self.state['error']}; retrying")
                 time.sleep(RETRY_SECONDS)
-                self.uri = self.fresh_uri() or self.uri
+                if self.workspace_path:
+                    self.uri = current_uri(self.workspace_path) or self.uri
             except Exception as exc:  # the archive cannot be written (disk full, permissions): stop, say why
                 self.state.update(tailing=False, error=f"capture stopped: {exc}", pid=None)
                 self.save(force=True)
@@ -96,17 +86,6 @@ class Capture:
         self.state["pid"] = None
         self.save(force=True)
         self.log("stopped")
-
-    def fresh_uri(self) -> str | None:
-        """Main's URI as the workspace knows it now (``labkit up`` may have moved it)."""
-        if not self.workspace_path:
-            return None
-        try:
-            from labkit.workspace import Workspace
-
-            return Workspace(self.workspace_path).main.uri
-        except Exception:  # the workspace may be mid-restart; keep the old one and retry
-            return None
 
     def tail(self, client: MongoClient) -> None:
         oplog = client.local["oplog.rs"]
@@ -161,7 +140,7 @@ def main() -> int:
     workspace = os.environ.get("LABKIT_WORKSPACE")
     uri = os.environ.get("LABKIT_MAIN_URI")
     if not workspace or not uri:
-        print("labkit.capture is started by labkit (backup enable); LABKIT_WORKSPACE and LABKIT_MAIN_URI "
+        print("labkit.backup.capture is started by labkit (backup enable); LABKIT_WORKSPACE and LABKIT_MAIN_URI "
               "must be set.", file=sys.stderr)
         return 2
     from pathlib import Path

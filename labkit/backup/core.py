@@ -6,13 +6,13 @@
   every collection (documents, indexes, options), note it after. Replaying the
   captured oplog between the two makes the copy consistent as of *after*.
 - **Capture** (``enable``): a process owned by the workspace tails Main's
-  oplog into the archive (``labkit.capture``, ``labkit.archive``).
+  oplog into the archive (``capture``, ``archive``).
 - **Marks** (``mark``): "write down the time": wall clock plus Main's cluster time.
 - **Window** (``window``): what can be restored, from the earliest snapshot's
   consistent point to the last captured operation, minus gaps.
 - **Restore** (``restore``): newest snapshot consistent at or before T, loaded
   into the target, then every captured operation after its *before* point up
-  to T replayed (``labkit.oplog``), for the chosen namespaces only.
+  to T replayed (``oplog``), for the chosen namespaces only.
 """
 from __future__ import annotations
 
@@ -32,13 +32,14 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from labkit import procs
-from labkit.archive import Archive, dump_path, iter_dump, metadata_json, now_iso, read_entries, read_metadata, \
-    verify_range, write_json_atomic
-from labkit.capture import cluster_time
-from labkit.deploy import LABELS, SYSTEM_DATABASES
+from labkit.backup.archive import Archive, dump_path, iter_dump, metadata_json, read_entries, read_metadata, \
+    verify_range
+from labkit.backup.oplog import OplogApplier
+from labkit.backup.timespec import RestorePoint, parse_time, show_time, ts_from_key, ts_key, ts_parse, ts_str
+from labkit.deploy import LABELS, SYSTEM_DATABASES, cluster_time, connect, driver_error
 from labkit.errors import BackupError, LabkitError
-from labkit.timespec import RestorePoint, parse_time, show_time, ts_from_key, ts_key, ts_parse, ts_str
-from labkit.uris import password_of, redact
+from labkit.files import now_iso, write_json
+from labkit.progress import progress_bar
 
 CAPTURE_PROCESS = "capture"
 CAPTURE_STOP_RANK = 90  # after the workload (10), so the capture sees its last writes; before the servers
@@ -50,7 +51,6 @@ REPLAY_CHUNK = 5000  # entries handed to the applier at a time (progress bar ste
 # The applier folds every operation on one document within a batch into one write, so big batches
 # save round trips and server work (a document inserted, updated and deleted in one batch costs nothing).
 REPLAY_BATCH = 25_000
-TARGET_TIMEOUT_MS = 5000
 _MARK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _NAMESPACE = re.compile(r"^[^.\s$/\\\"]+\.[^\s$][^\s]*$")
 
@@ -65,12 +65,6 @@ def _local(moment: dt.datetime | Timestamp) -> str:
     if isinstance(moment, Timestamp):
         moment = moment.as_datetime()
     return moment.astimezone().isoformat()
-
-
-def _tqdm(**kwargs):
-    from tqdm.auto import tqdm
-
-    return tqdm(file=sys.stderr, **kwargs)
 
 
 @dataclass
@@ -124,7 +118,7 @@ class RestoreFailed(BackupError):
 
 
 class Backup:
-    """The workspace's backup: ``Backup(ws)`` or ``ws.backup``."""
+    """The workspace's backup: ``Backup(ws)``."""
 
     def __init__(self, ws):
         self.ws = ws
@@ -143,7 +137,7 @@ class Backup:
         if not self.archive.exists():
             start = self._main_cluster_time()
             self.archive.create(ts_key(start))
-        pid = self.ws.start_process(CAPTURE_PROCESS, [sys.executable, "-m", "labkit.capture"],
+        pid = self.ws.start_process(CAPTURE_PROCESS, [sys.executable, "-m", "labkit.backup.capture"],
                                     stop_rank=CAPTURE_STOP_RANK, restart_on_up=True)
         with self.ws.edit() as state:
             state.setdefault("backup", {}).setdefault("enabled", now_iso())
@@ -170,16 +164,16 @@ class Backup:
         try:
             ts = cluster_time(main.client)
         except PyMongoError as exc:
-            raise BackupError(f"Cannot reach Main ({main.display_uri}): {self._clean(exc, main.uri)}. "
+            raise BackupError(f"Cannot reach Main ({main.display_uri}): {driver_error(exc, main.uri)}. "
                               "Is it running? labkit up restarts it.") from None
         if ts is None:
             raise BackupError("Main has no oplog: point-in-time restore needs a replica set member.")
         return ts
 
-    def _main_now(self, timeout_ms: int = 3000) -> Timestamp | None:
+    def _main_now(self) -> Timestamp | None:
         """Main's cluster time, or None when it cannot be reached quickly (status and checks go on)."""
         try:
-            client = MongoClient(self.ws.main.uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+            client = connect(self.ws.main.uri, "status")
         except LabkitError:
             return None
         try:
@@ -188,10 +182,6 @@ class Backup:
             return None
         finally:
             client.close()
-
-    @staticmethod
-    def _clean(exc: Exception, uri: str) -> str:
-        return redact(str(exc).split(", Timeout:")[0].splitlines()[0], password_of(uri))
 
     # --- snapshots -------------------------------------------------------------------------
 
@@ -213,7 +203,7 @@ class Backup:
         namespaces = {}
         try:
             collections = self._list_collections(main.client)
-            bar = _tqdm(total=len(collections), desc="snapshot", unit="coll", disable=not progress)
+            bar = progress_bar("snapshot", len(collections), "coll", enabled=progress)
             for ns, kind, options in collections:
                 namespaces[ns] = self._dump_collection(main.client, partial, ns, kind, options)
                 bar.update(1)
@@ -222,12 +212,12 @@ class Backup:
             meta = {"format": 1, "id": snap_id, "started": started, "finished": now_iso(),
                     "before": ts_str(before), "after": ts_str(after), "consistent_utc": _utc(after),
                     "namespaces": namespaces, "main": main.display_uri}
-            write_json_atomic(partial / "meta.json", meta)
+            write_json(partial / "meta.json", meta, indent=1, fsync=True)
             os.rename(partial, folder)
         except PyMongoError as exc:
             shutil.rmtree(partial, ignore_errors=True)
             raise BackupError(f"The snapshot failed while reading Main ({main.display_uri}): "
-                              f"{self._clean(exc, main.uri)}. Nothing was kept; try again.") from None
+                              f"{driver_error(exc, main.uri)}. Nothing was kept; try again.") from None
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -368,10 +358,7 @@ class Backup:
         deployment = self.ws.deployment(target)
         self._wait_for_capture_to_reach(point, wait)
         entries_total = verify_range(self.archive.oplog_dir, before, bound)  # damage found before the target is touched
-        # No retryable writes: replay is idempotent and a failed restore is rerun whole, while the
-        # embedded server scans its record of every retryable write on each write (slow past 10,000).
-        client = MongoClient(deployment.uri, serverSelectionTimeoutMS=TARGET_TIMEOUT_MS,
-                             connectTimeoutMS=TARGET_TIMEOUT_MS, tz_aware=True, retryWrites=False)
+        client = connect(deployment.uri, "restore")
         report = RestoreReport(target=deployment.label, point=point.as_dict(), point_description=point.describe(),
                                snapshot={"id": meta["id"], "consistent": show_time(ts_parse(meta["after"]))},
                                namespaces={dst: {"source": src, "documents": None, "operations": 0}
@@ -382,7 +369,7 @@ class Backup:
                 client.admin.command("ping")
             except PyMongoError as exc:
                 raise BackupError(f"Cannot reach {deployment.label} ({deployment.display_uri}): "
-                                  f"{self._clean(exc, deployment.uri)}. Nothing was changed. Is it running? "
+                                  f"{driver_error(exc, deployment.uri)}. Nothing was changed. Is it running? "
                                   "labkit up restarts it.") from None
             self._record_restore(report)
             phase = "removing the target namespaces"
@@ -397,7 +384,7 @@ class Backup:
                 if target == "main":
                     self._remember_restored_on_main(plan.values())
             except (PyMongoError, BackupError) as exc:
-                detail = self._clean(exc, deployment.uri) if isinstance(exc, PyMongoError) else str(exc)
+                detail = driver_error(exc, deployment.uri) if isinstance(exc, PyMongoError) else str(exc)
                 report.status = "failed"
                 report.error = f"{phase}: {detail}"
                 report.duration_seconds = time.monotonic() - began
@@ -426,7 +413,7 @@ class Backup:
         snapshots = self.archive.snapshots()
         if not snapshots:
             raise BackupError("There is no snapshot yet, so nothing can be restored. Take one with labkit snapshot "
-                              "(workspace.backup.snapshot()).")
+                              "(Backup(ws).snapshot()).")
         earliest = ts_parse(snapshots[0]["after"])
         if bound < ts_key(earliest):
             raise BackupError(f"{point.describe()} is before the earliest snapshot: the earliest restorable time is "
@@ -562,7 +549,7 @@ class Backup:
         folder = Path(meta["path"])
         todo = [(src, dst) for src, dst in plan.items() if src in meta["namespaces"]]
         total = sum(meta["namespaces"][src]["documents"] for src, _ in todo)
-        bar = _tqdm(total=total, desc="load snapshot", unit="doc", disable=not progress or total < 10_000)
+        bar = progress_bar("load snapshot", total, "doc", enabled=progress and total >= 10_000)
         for src, dst in todo:
             info = meta["namespaces"][src]
             metadata = read_metadata(folder / f"{info['file']}.metadata.json")
@@ -591,13 +578,11 @@ class Backup:
 
     def _replay(self, client: MongoClient, plan: dict | None, renames: dict, before: int, bound: int,
                 total: int, progress: bool) -> dict:
-        from labkit.oplog import OplogApplier
-
         applier = OplogApplier(client, namespaces=set(plan) if plan is not None else None,
                                rename=renames or None, batch_size=REPLAY_BATCH)
         # Selective restores skip other namespaces' entries unseen, so their count is not known up front.
-        bar = _tqdm(total=total if plan is None else None, desc="replay oplog", unit="op",
-                    disable=not progress or total < 10_000)
+        bar = progress_bar("replay oplog", total if plan is None else None, "op",
+                           enabled=progress and total >= 10_000)
         chunk = []
         for entry in read_entries(self.archive.oplog_dir, before, bound, None if plan is None else set(plan)):
             chunk.append(entry)
@@ -659,7 +644,7 @@ class Backup:
 
 
 def _time_text(to) -> str:
-    """What notebooks pass besides text: a mark as ``ws.mark()`` returned it, a datetime, a Timestamp."""
+    """What notebooks pass besides text: a mark as ``Backup(ws).mark()`` returned it, a datetime, a Timestamp."""
     if isinstance(to, dict) and "name" in to and "ts" in to:
         return f"mark:{to['name']}"
     if isinstance(to, Timestamp):

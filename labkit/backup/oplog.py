@@ -3,7 +3,7 @@
 ``OplogApplier`` takes raw oplog entries (as pymongo decodes ``local.oplog.rs``)
 and makes a target deployment reflect them, using only ordinary CRUD and
 commands: no ``applyOps`` (the embedded server has none, Atlas users may lack
-the privilege). It understands what both servers write (see DESIGN.md):
+the privilege). It understands what both mongod and SecantusDB write:
 
 - inserts, deletes, and updates in all three formats: mongod 5.0+ ``$v: 2``
   diffs (``u`` / ``i`` / ``d`` / ``s<field>`` / array ``a`` diffs), SecantusDB's

@@ -10,7 +10,7 @@ import click
 
 from labkit.backup import Backup
 from labkit.cli.common import echo_json, open_workspace, workspace_option
-from labkit.timespec import FORMATS_HELP
+from labkit.backup.timespec import FORMATS_HELP
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 

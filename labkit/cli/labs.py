@@ -6,18 +6,19 @@ import sys
 
 import click
 
-from labkit import checks, labs
 from labkit.cli.common import echo_json, open_workspace, say, workspace_option
+from labkit.lab import checks, topic as topics
+from labkit.workspace import DEFAULT_TOPIC
 
 TOPIC_HELP = "The lab topic (only partial-recovery exists)."
 
 
 @click.command(name="labs")
-@click.argument("topic", default=labs.DEFAULT_TOPIC, metavar="[TOPIC]")
+@click.argument("topic", default=DEFAULT_TOPIC, metavar="[TOPIC]")
 @click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON.")
 def labs_command(topic, as_json):
     """List the labs and their steps: ids, titles, minutes and points."""
-    t = labs.topic(topic)
+    t = topics.topic(topic)
     if as_json:
         echo_json([{"id": lab.id, "title": lab.title, "notebook": lab.notebook,
                     "steps": [{"id": s.id, "title": s.title, "minutes": s.minutes, "points": s.points}
@@ -48,7 +49,7 @@ def progress(workspace, as_json):
                    "'# YOUR CODE HERE' stubs.")
 @click.option("--out", "-o", "out", required=True, metavar="DIR", help="Folder to write the notebooks into.")
 @click.option("--source", metavar="DIR", help="The lab notebooks to convert (default: the repository's).")
-@click.option("--topic", default=labs.DEFAULT_TOPIC, show_default=True, help=TOPIC_HELP)
+@click.option("--topic", default=DEFAULT_TOPIC, show_default=True, help=TOPIC_HELP)
 def notebooks_command(mode, out, source, topic):
     """Write the lab notebooks in a mode, without outputs.
 
@@ -57,7 +58,7 @@ def notebooks_command(mode, out, source, topic):
     '# YOUR CODE HERE' stub at the same indent; the check cells then say what
     is missing.
     """
-    from labkit.notebooks import write_notebooks
+    from labkit.lab.notebooks import write_notebooks
 
     for path in write_notebooks(mode, out, topic, source):
         click.echo(str(path))
@@ -96,7 +97,7 @@ def run_command(topic, parameters, output_dir, workspace, quiet, as_json):
     environment variables and give their names with -p main_uri_env NAME and
     -p temp_uri_env NAME.
     """
-    from labkit.runner import coerce_params, run_lab
+    from labkit.lab.runner import coerce_params, run_lab
 
     params = coerce_params(dict(parameters), topic)
     _interrupt_on_sigterm()
@@ -131,7 +132,7 @@ def batch_command(topic, grids, parameters, parallel, output_dir):
     notebooks). A failing run is a failed row; the others go on. Exits with 1
     when any run did not pass.
     """
-    from labkit.runner import parse_grid, run_batch
+    from labkit.lab.runner import parse_grid, run_batch
 
     grid = parse_grid(list(grids))
     _interrupt_on_sigterm()

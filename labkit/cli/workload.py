@@ -1,6 +1,6 @@
 """`labkit insert` (the continuous-insert application in the foreground) and
 `labkit workload start|status|stop` (the same application as the workspace's
-background process). See labkit/workload.py."""
+background process). See labkit/workload/."""
 from __future__ import annotations
 
 import sys
@@ -8,8 +8,7 @@ import sys
 import click
 
 from labkit.cli.common import echo_json, open_workspace, say, workspace_option
-from labkit.workload import DEFAULT_RATE, run_foreground
-from labkit.workload_stats import format_status
+from labkit.workload import DEFAULT_RATE, Workload, format_status, run_foreground
 
 db_option = click.option("--db", "-d", default="test", show_default=True, help="Database to insert into.")
 collection_option = click.option("--collection", "-c", default="customers", show_default=True,
@@ -72,7 +71,7 @@ def workload():
 def start(workspace, rate, db, collection):
     """Start the workload in the background, inserting into Main (test.customers by default)."""
     ws = open_workspace(workspace)
-    info = ws.workload.start(rate=rate, db=db, collection=collection)
+    info = Workload(ws).start(rate=rate, db=db, collection=collection)
     click.echo(f"Workload started: run {info['run_id']}, {info['rate']:g} inserts/s into {db}.{collection} "
                f"(pid {info['pid']}).")
     click.echo(f"Statistics: {info['stats_file']}. Watch it with labkit workload status; stop it with labkit workload stop.")
@@ -84,7 +83,7 @@ def start(workspace, rate, db, collection):
 def status(workspace, as_json):
     """Show the workload's live statistics (or the last run's, if it has stopped)."""
     ws = open_workspace(workspace)
-    stats = ws.workload.stats()
+    stats = Workload(ws).stats()
     if as_json:
         echo_json(stats)
         return
@@ -102,9 +101,9 @@ def status(workspace, as_json):
 def stop(workspace, as_json):
     """Stop the workload and print its report, checked against Main. Exits 1 if the check fails."""
     ws = open_workspace(workspace)
-    if ws.workload.running():
+    if Workload(ws).running():
         say("Stopping the workload and checking its documents ...")
-    _print_report(ws.workload.stop(), as_json)
+    _print_report(Workload(ws).stop(), as_json)
 
 
 COMMANDS = [insert, workload]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from labkit.cli.common import echo_json, open_workspace, say, workspace_option
+from labkit.lab.status import lab_status
 
 
 @click.command()
@@ -26,7 +27,7 @@ def up(workspace, main_uri, temp_uri):
     """
     ws = open_workspace(workspace)
     ws.up(main_uri, temp_uri, progress=say)
-    _print_status(ws.status())
+    _print_status(lab_status(ws))
 
 
 @click.command()
@@ -35,7 +36,7 @@ def up(workspace, main_uri, temp_uri):
 def status(workspace, as_json):
     """Show the lab's deployments, processes, workload and backup state."""
     ws = open_workspace(workspace)
-    info = ws.status()
+    info = lab_status(ws)
     if as_json:
         echo_json(info)
     else:

@@ -11,28 +11,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 
+import pymongo
 from bson import json_util
 from bson.objectid import ObjectId
 
-from labkit import checks, labs
+from labkit import __version__
+from labkit.backup import Backup
 from labkit.errors import LabError
-from labkit.workspace import URI_ENV, Workspace, now_iso
-
-TOPIC = labs.topic()
-DB = TOPIC.database
-COLLECTION = TOPIC.collection
-MODES = ("lab", "demo", "challenge")
-TARGETS = ("embedded", "uri")
-MARK = "before-delete"
-DEFAULT_QUERY = json.dumps(TOPIC.recovery_query)
-CANONICAL = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
-                                  tzinfo=json_util.DEFAULT_JSON_OPTIONS.tzinfo)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
+from labkit.files import now_iso, write_atomic
+from labkit.generate import generate
+from labkit.lab import checks, topic
+from labkit.lab.topic import (CANONICAL, COLLECTION, DB, DEFAULT_QUERY, MARK, TARGETS, params, parse_query,
+                              recovery_query, validate_params)
+from labkit.lab.widgets import LiveCounts, RecoveryTimeline, summary
+from labkit.transfer import export_collection, import_file
+from labkit.workload import Workload
+from labkit.workspace import URI_ENV, Workspace
 
 # --- parameters ---------------------------------------------------------------------------------
 
@@ -55,67 +52,6 @@ def begin(workspace=None, *, target="embedded", main_uri_env=URI_ENV["main"], te
     return ws
 
 
-def validate_params(*, target, main_uri_env, temp_uri_env, customers, template, seed, insert_rate,
-                    recovery_query, mode, **answers) -> dict:
-    """The parameters as stored in the workspace (environment variable NAMES only, never URIs)."""
-    if target not in TARGETS:
-        raise LabError(f"Unknown target {target!r}: use 'embedded' (labkit starts Main and Temp) or 'uri' "
-                       "(your own replica sets, whose URIs are in the environment variables main_uri_env and temp_uri_env).")
-    if mode not in MODES:
-        raise LabError(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
-    if isinstance(customers, bool) or not isinstance(customers, int) or customers < 1:
-        raise LabError(f"customers must be a whole number of at least 1 (the customers to load and recover), not {customers!r}.")
-    if isinstance(insert_rate, bool) or not isinstance(insert_rate, (int, float)) or not insert_rate > 0:
-        raise LabError(f"insert_rate must be a number of inserts per second above 0, not {insert_rate!r}.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise LabError(f"seed must be a whole number (or None for different customers on every run), not {seed!r}.")
-    if not isinstance(template, str) or not template.strip():
-        raise LabError("template must name an mgeneratejs template: 'customer360' or a path to a .json file.")
-    for name, value in (("main_uri_env", main_uri_env), ("temp_uri_env", temp_uri_env)):
-        if not isinstance(value, str) or not _ENV_NAME.match(value):
-            raise LabError(f"{name} must be the NAME of an environment variable (e.g. LABKIT_MAIN_URI), not {value!r}: "
-                           "never put a connection string in the notebook.")
-        if value.startswith("mongodb"):
-            raise LabError(f"{name} must name an environment variable, not hold a connection string.")
-    if target == "uri":
-        for name, env in (("Main", main_uri_env), ("Temp", temp_uri_env)):
-            if not os.environ.get(env):
-                raise LabError(f"target is 'uri' but the environment variable {env} ({name}'s connection string) is not set. "
-                               f"Set it before starting Jupyter, e.g. export {env}='mongodb+srv://user:password@cluster/'.")
-    query = parse_query(recovery_query)
-    unknown = sorted(set(answers) - {"concepts_answer", "flow_answer"})
-    if unknown:
-        raise LabError(f"Unknown parameter(s) {', '.join(unknown)}. Knowledge answers are concepts_answer and flow_answer.")
-    return {"target": target, "main_uri_env": main_uri_env, "temp_uri_env": temp_uri_env, "customers": customers,
-            "template": template, "seed": seed, "insert_rate": float(insert_rate),
-            "recovery_query": json_util.dumps(query), "mode": mode}
-
-
-def parse_query(query) -> dict:
-    if isinstance(query, dict):
-        return query
-    try:
-        parsed = json_util.loads(query) if isinstance(query, str) else None
-    except (ValueError, TypeError) as exc:
-        raise LabError(f"recovery_query is not valid Extended JSON ({exc}): write it like "
-                       '\'{"firstname": {"$exists": true}}\'.') from None
-    if not isinstance(parsed, dict):
-        raise LabError(f"recovery_query must be a JSON object such as '{DEFAULT_QUERY}', not {query!r}.")
-    return parsed
-
-
-def params(ws: Workspace) -> dict:
-    """The parameters ``begin`` recorded (defaults if the lab was never begun in this workspace)."""
-    stored = ws.read().get("labrun", {}).get("params") if ws.exists() else None
-    return stored or validate_params(target="embedded", main_uri_env=URI_ENV["main"], temp_uri_env=URI_ENV["temp"],
-                                     customers=100, template="customer360", seed=42, insert_rate=10.0,
-                                     recovery_query=DEFAULT_QUERY, mode="lab")
-
-
-def recovery_query(ws: Workspace) -> dict:
-    return parse_query(params(ws)["recovery_query"])
-
-
 def _record(ws: Workspace, key: str, value) -> None:
     with ws.edit() as state:
         state.setdefault("labrun", {})[key] = value
@@ -126,11 +62,11 @@ def _record(ws: Workspace, key: str, value) -> None:
 
 def show_step(step_id: str) -> None:
     """Print the step as the learner reads it, with the production commands beside it."""
-    print(labs.describe_step(step_id))
+    print(topic.describe_step(step_id))
 
 
 def show_lab(lab_id: str) -> None:
-    lab = labs.lab(lab_id)
+    lab = topic.lab(lab_id)
     print(f"{lab.title}: {lab.summary}")
     print(f"{len(lab.steps)} steps, about {lab.minutes} min, {lab.points} points:")
     for step in lab.steps:
@@ -142,7 +78,7 @@ def show_lab(lab_id: str) -> None:
 
 def answer(ws: Workspace, step_id: str, value) -> None:
     """Record the learner's answer to a knowledge question (checked by ``check``)."""
-    step = labs.step(step_id)
+    step = topic.step(step_id)
     if not step.question:
         raise LabError(f"{step_id} has no knowledge question to answer.")
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -177,10 +113,6 @@ def connect(ws: Workspace, target: str = "embedded", main_uri_env: str = URI_ENV
 
 def tools(ws: Workspace) -> None:
     """What the lab works with: labkit, pymongo, the servers, and the real MongoDB tools if installed."""
-    import pymongo
-
-    from labkit import __version__
-
     print(f"labkit {__version__}, pymongo {pymongo.version}")
     for deployment in (ws.main, ws.temp):
         print(f"{deployment.label}: server {deployment.client.server_info().get('version', '?')}")
@@ -195,30 +127,24 @@ def create_clusters(ws: Workspace, target: str = "embedded", main_uri_env: str =
                     temp_uri_env: str = URI_ENV["temp"]) -> None:
     """Main and Temp up, and continuous backup (oplog capture) turned on for Main."""
     connect(ws, target, main_uri_env, temp_uri_env)
-    ws.backup.enable()
+    Backup(ws).enable()
     print("Continuous backup of Main: on (every operation on Main is captured from now on).")
 
 
 def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", seed: int | None = 42) -> None:
     """``mgeneratejs TEMPLATE -n N | mongoimport -d test -c customers``: generate, save, import into Main."""
-    from labkit.generate import generate
-    from labkit.transfer import import_file
-
     folder = ws.ensure_dir("lab")
     generated = folder / "customers.json"
     loaded = ws.read().get("labrun", {}).get("customers") or {}
     same = (loaded.get("n"), loaded.get("template"), loaded.get("seed")) == (n, template, seed)
     if not (same and generated.exists()):
-        tmp = generated.with_name(f".{generated.name}.tmp")
-        try:
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-                for doc in generate(template, n, seed=seed):
-                    # Our own _id, so the check can compare each restored customer with what was generated.
-                    doc = {"_id": doc.pop("_id", None) or ObjectId(), **doc}
-                    out.write(json_util.dumps(doc, json_options=CANONICAL) + "\n")
-            os.replace(tmp, generated)
-        finally:
-            tmp.unlink(missing_ok=True)
+        def write_customers(out):
+            for doc in generate(template, n, seed=seed):
+                # Our own _id, so the check can compare each restored customer with what was generated.
+                doc = {"_id": doc.pop("_id", None) or ObjectId(), **doc}
+                out.write(json_util.dumps(doc, json_options=CANONICAL) + "\n")
+
+        write_atomic(generated, write_customers)
     report = import_file(ws.main.client, DB, COLLECTION, str(generated), mode="insert", quiet=True)
     _record(ws, "customers", {"n": n, "template": template, "seed": seed, "file": str(generated),
                               "imported": report.imported, "failed": report.failed, "time": now_iso()})
@@ -231,7 +157,7 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
 
 def start_workload(ws: Workspace, rate: float = 10.0) -> None:
     """Start the application that keeps inserting into Main (``python continuous-insert.py &``)."""
-    workload = ws.workload
+    workload = Workload(ws)
     if workload.running():
         print("The application is already running:", _short_stats(workload.stats()))
         return
@@ -241,7 +167,7 @@ def start_workload(ws: Workspace, rate: float = 10.0) -> None:
 
 def take_snapshot(ws: Workspace) -> None:
     """A base snapshot of Main, taken while the application writes."""
-    snapshot = ws.backup.snapshot(progress=False)
+    snapshot = Backup(ws).snapshot(progress=False)
     print(f"Snapshot {snapshot['id']}: {snapshot['documents']} documents in {snapshot['namespaces']} namespace(s), "
           f"consistent at {snapshot['consistent']}.")
 
@@ -254,7 +180,7 @@ def verify_present(ws: Workspace, mark: str = MARK) -> None:
     coll = ws.main.client[DB][COLLECTION]
     count = coll.count_documents(recovery_query(ws))
     total = coll.count_documents({})
-    noted = ws.mark(mark)
+    noted = Backup(ws).mark(mark)
     _record(ws, "present", {"count": count, "total": total, "mark": mark, "time": now_iso()})
     print(f"Main holds {count} customers ({total} documents in {DB}.{COLLECTION}).")
     print(f"Mark {mark!r} noted: {noted['shown']}, oplog timestamp {noted['ts']}.")
@@ -280,7 +206,7 @@ def delete_customers(ws: Workspace, query=None) -> None:
 def restore_to_temp(ws: Workspace, to: str = f"mark:{MARK}") -> None:
     """Atlas "Point in Time Restore" of Main onto Temp, to the noted time."""
     started = time.monotonic()
-    report = ws.backup.restore(to, namespaces=[f"{DB}.{COLLECTION}"], target="temp", progress=False)
+    report = Backup(ws).restore(to, namespaces=[f"{DB}.{COLLECTION}"], target="temp", progress=False)
     seconds = time.monotonic() - started
     _record(ws, "restore", {"to": to, "seconds": round(seconds, 3), "time": now_iso(), "report": _jsonable(report)})
     print(report)
@@ -290,8 +216,6 @@ def restore_to_temp(ws: Workspace, to: str = f"mark:{MARK}") -> None:
 
 def export_lost(ws: Workspace, query=None) -> None:
     """``mongoexport --query ... --jsonFormat=canonical --out lost_records.json`` from Temp."""
-    from labkit.transfer import export_collection
-
     query = parse_query(query) if query is not None else recovery_query(ws)
     out = ws.ensure_dir("lab") / "lost_records.json"
     report = export_collection(ws.temp.client, DB, COLLECTION, query=query, json_format="canonical",
@@ -303,8 +227,6 @@ def export_lost(ws: Workspace, query=None) -> None:
 
 def import_lost(ws: Workspace, file: str | None = None) -> None:
     """``mongoimport --file lost_records.json`` into Main, while the application writes."""
-    from labkit.transfer import import_file
-
     file = file or ws.read().get("labrun", {}).get("export", {}).get("file")
     if not file:
         raise LabError("Nothing was exported yet: run export_lost(ws) first, or give the file to import.")
@@ -316,7 +238,7 @@ def import_lost(ws: Workspace, file: str | None = None) -> None:
 
 def finish(ws: Workspace) -> None:
     """Stop the application, print its verified report and the learner's progress."""
-    workload = ws.workload
+    workload = Workload(ws)
     if workload.running():
         report = workload.stop()
         print(report)
@@ -335,8 +257,6 @@ def watch(ws: Workspace, timeline: bool = False):
     if not ws.is_up():
         print("Main and Temp are not up yet: nothing to watch.")
         return []
-    from labkit.widgets import LiveCounts, RecoveryTimeline
-
     options = {"namespace": f"{DB}.{COLLECTION}", "query": recovery_query(ws)}
     panels = [LiveCounts(ws, **options)] + ([RecoveryTimeline(ws, **options)] if timeline else [])
     for panel in panels:
@@ -355,8 +275,6 @@ def timeline(ws: Workspace) -> None:
     if not ws.exists():
         print("There is no lab workspace yet: nothing to draw.")
         return
-    from labkit.widgets import summary
-
     summary(ws, namespace=f"{DB}.{COLLECTION}", query=recovery_query(ws))
 
 
@@ -366,10 +284,10 @@ def timeline(ws: Workspace) -> None:
 def check(ws: Workspace, step_id: str) -> None:
     """Run the step's self-check and print PASS/FAIL with its hint (in demo mode, also the production commands)."""
     print(checks.run_check(ws, step_id).text())
-    if params(ws).get("mode") == "demo" and labs.step(step_id).production:
+    if params(ws).get("mode") == "demo" and topic.step(step_id).production:
         print("In production:")
-        for tool, command in labs.step(step_id).production.items():
-            print(f"  {labs.PRODUCTION_LABELS.get(tool, tool)}: {command}")
+        for tool, command in topic.step(step_id).production.items():
+            print(f"  {topic.PRODUCTION_LABELS.get(tool, tool)}: {command}")
 
 
 def progress(ws: Workspace) -> None:

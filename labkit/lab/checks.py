@@ -8,19 +8,27 @@ progress`` and the runner.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
+import bson
+import pymongo
 from bson import json_util
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from bson.timestamp import Timestamp
 from pymongo.errors import PyMongoError
 
-from labkit import labs
+from labkit import __version__
+from labkit.backup import Backup
+from labkit.deploy import driver_error
 from labkit.errors import LabkitError
-from labkit.uris import redact
-from labkit.workspace import Workspace, now_iso
+from labkit.files import now_iso
+from labkit.lab import topic
+from labkit.lab.topic import CANONICAL, COLLECTION, DB, MARK, params, recovery_query
+from labkit.workload import Workload
+from labkit.workspace import DEFAULT_TOPIC, Workspace
 
 PRODUCTION_TOOLS = ("mongosh", "mongoexport", "mongoimport", "mongorestore", "mgeneratejs", "atlas")
 GROWTH_WAIT = 10.0  # seconds a check waits to see the application's writes arrive
@@ -56,17 +64,17 @@ class CheckResult:
 
 def run_check(ws: Workspace, step_id: str) -> CheckResult:
     """Check ``step_id`` against the workspace, save the result there and return it."""
-    step = labs.step(step_id)
+    step = topic.step(step_id)
     details: dict = {}
     try:
-        message = CHECKS[step.short_id](ws, step, details)
+        message = CHECKS[step.id](ws, step, details)
         passed = True
     except CheckFailed as exc:
         passed, message = False, str(exc)
     except LabkitError as exc:
         passed, message = False, str(exc).splitlines()[0]
     except PyMongoError as exc:
-        passed, message = False, f"A deployment did not answer: {redact(str(exc))[:300]}"
+        passed, message = False, f"A deployment did not answer: {driver_error(exc)[:300]}"
     result = CheckResult(step_id=step_id, passed=passed, points=step.points if passed else 0,
                          max_points=step.points, message=message, hint=step.hint, details=details,
                          checked_at=now_iso())
@@ -83,10 +91,10 @@ def results(ws: Workspace) -> dict:
     return ws.read().get("steps", {}) if ws.exists() else {}
 
 
-def progress_rows(ws: Workspace, topic_id: str = labs.DEFAULT_TOPIC) -> list[dict]:
+def progress_rows(ws: Workspace, topic_id: str = DEFAULT_TOPIC) -> list[dict]:
     saved = results(ws)
     rows = []
-    for lab in labs.topic(topic_id).labs:
+    for lab in topic.topic(topic_id).labs:
         for step in lab.steps:
             result = saved.get(step.id)
             status = "not checked" if result is None else ("passed" if result["passed"] else "failed")
@@ -96,13 +104,13 @@ def progress_rows(ws: Workspace, topic_id: str = labs.DEFAULT_TOPIC) -> list[dic
     return rows
 
 
-def progress_table(ws: Workspace, topic_id: str = labs.DEFAULT_TOPIC) -> str:
+def progress_table(ws: Workspace, topic_id: str = DEFAULT_TOPIC) -> str:
     rows = progress_rows(ws, topic_id)
     lines = [f"{'step':<38} {'status':<12} points"]
     for row in rows:
         lines.append(f"{row['step']:<38} {row['status']:<12} {row['points']:>2}/{row['max_points']}")
     earned = sum(row["points"] for row in rows)
-    lines.append(f"points: {earned}/{labs.topic(topic_id).points}")
+    lines.append(f"points: {earned}/{topic.topic(topic_id).points}")
     return "\n".join(lines)
 
 
@@ -115,23 +123,9 @@ def _labrun(ws: Workspace) -> dict:
     return ws.read().get("labrun", {})
 
 
-def _params(ws: Workspace) -> dict:
-    from labkit import steps
-
-    return steps.params(ws)
-
-
 def _collection(deployment, raw: bool = False):
-    from labkit.steps import COLLECTION, DB
-
     coll = deployment.client[DB][COLLECTION]
     return coll.with_options(codec_options=CodecOptions(document_class=RawBSONDocument)) if raw else coll
-
-
-def _query(ws: Workspace) -> dict:
-    from labkit.steps import parse_query
-
-    return parse_query(_params(ws)["recovery_query"])
 
 
 def _up(ws: Workspace):
@@ -207,12 +201,6 @@ def _version(text: str) -> tuple:
 
 
 def check_tools(ws, step, details) -> str:
-    import shutil
-
-    import pymongo
-
-    from labkit import __version__
-
     main, temp = _up(ws)
     versions = {d.label: d.client.server_info().get("version") for d in (main, temp)}
     found = {tool: shutil.which(tool) for tool in PRODUCTION_TOOLS}
@@ -228,39 +216,25 @@ def check_atlas_clusters(ws, step, details) -> str:
     for deployment in (main, temp):
         if not deployment.ping():
             raise CheckFailed(f"{deployment.label} does not answer: run labkit up (or the cell above) again.")
-    backup = ws.backup
-    if backup is None:
-        raise CheckFailed("Continuous backup is not available in this labkit installation.")
-    summary = backup.summary() or {}
+    summary = Backup(ws).summary() or {}
     details["backup"] = summary
-    if not _capture_running(ws, summary):
+    if not summary.get("capture_running"):
         raise CheckFailed("Main's continuous backup is not on: no oplog capture is running.")
     return "Main and Temp are up, and Main's continuous backup (oplog capture) is running."
 
 
-def _capture_running(ws, summary: dict) -> bool:
-    for key in ("capture_running", "running", "enabled"):
-        if key in summary:
-            return bool(summary[key])
-    capture = summary.get("capture")
-    if isinstance(capture, dict):
-        return bool(capture.get("running"))
-    return any(name.startswith("capture") or "oplog" in name
-               for name, proc in ws.status(describe=False).get("processes", {}).items() if proc["running"])
-
-
 def check_load_and_snapshot(ws, step, details) -> str:
     main, _ = _up(ws)
-    expected = _params(ws)["customers"]
-    count = _collection(main).count_documents(_query(ws))
+    expected = params(ws)["customers"]
+    count = _collection(main).count_documents(recovery_query(ws))
     details["customers"] = count
     if count != expected:
         raise CheckFailed(f"Main holds {count} customers, expected {expected}.")
-    workload = ws.workload
-    stats = workload.stats() if workload else None
-    if not workload or not workload.running():
+    workload = Workload(ws)
+    stats = workload.stats()
+    if not workload.running():
         raise CheckFailed(f"Main holds {count} customers, but the application is not running.")
-    snapshots = list(ws.backup.snapshots())
+    snapshots = list(Backup(ws).snapshots())
     details["snapshots"] = len(snapshots)
     if not snapshots:
         raise CheckFailed(f"Main holds {count} customers and the application runs, but no snapshot exists.")
@@ -269,14 +243,11 @@ def check_load_and_snapshot(ws, step, details) -> str:
 
 
 def check_verify_present(ws, step, details) -> str:
-    from labkit.steps import MARK
-
     present = _labrun(ws).get("present")
-    expected = _params(ws)["customers"]
+    expected = params(ws)["customers"]
     if not present:
         raise CheckFailed("The customers were not counted and no time was noted yet.")
-    marks = ws.backup.marks()
-    names = [m.get("name") for m in marks] if isinstance(marks, list) else list(marks or {})
+    names = [m["name"] for m in Backup(ws).marks()]
     if present["mark"] not in names:
         raise CheckFailed(f"No mark named {present['mark']!r} exists.")
     details.update(count=present["count"], mark=present["mark"])
@@ -294,7 +265,7 @@ def check_delete_docs(ws, step, details) -> str:
     if not deleted:
         raise CheckFailed("No delete was recorded.")
     coll = _collection(main)
-    left = coll.count_documents(_query(ws))
+    left = coll.count_documents(recovery_query(ws))
     details.update(deleted=deleted["count"], left=left)
     if left:
         raise CheckFailed(f"Main still holds {left} customers.")
@@ -318,7 +289,7 @@ def _wait_for_growth(coll, before: int) -> int:
 def check_pitr_export_import(ws, step, details) -> str:
     main, _ = _up(ws)
     run = _labrun(ws)
-    expected = _params(ws)["customers"]
+    expected = params(ws)["customers"]
     figures = {"expected": expected}
     details["figures"] = figures
     restore = run.get("restore")
@@ -339,14 +310,14 @@ def check_pitr_export_import(ws, step, details) -> str:
 
     restored, identical = _compare_with_generated(ws, main, run)
     figures.update(restored=restored, identical=identical)
-    now = _collection(main).count_documents(_query(ws))
+    now = _collection(main).count_documents(recovery_query(ws))
     figures["customers_on_main"] = now
     if identical != expected:
         problems.append(f"Main holds {identical}/{expected} customers identical to the generated ones")
     if now != expected:
         problems.append(f"Main holds {now} customers in all, expected {expected}")
 
-    stats = ws.workload.stats() if ws.workload else None
+    stats = Workload(ws).stats()
     if stats:
         figures.update(workload_inserts=stats.get("acknowledged"), workload_failures=stats.get("failures"),
                        max_gap_ms=stats.get("max_gap_ms"), workload_retries=stats.get("retries"))
@@ -371,8 +342,6 @@ def _restore_point(restore: dict) -> Timestamp | None:
 
 def _compare_with_generated(ws, main, run) -> tuple[int, int]:
     """(customers present by _id, customers byte-identical to the generated file)."""
-    from labkit.steps import CANONICAL
-
     loaded = run.get("customers")
     if not loaded:
         return 0, 0
@@ -381,7 +350,7 @@ def _compare_with_generated(ws, main, run) -> tuple[int, int]:
         for line in f:
             if line.strip():
                 doc = json_util.loads(line, json_options=CANONICAL)
-                generated[doc["_id"]] = RawBSONDocument(_encode(doc)).raw
+                generated[doc["_id"]] = bson.encode(doc)
     restored = identical = 0
     coll = _collection(main, raw=True)
     ids = list(generated)
@@ -392,20 +361,15 @@ def _compare_with_generated(ws, main, run) -> tuple[int, int]:
     return restored, identical
 
 
-def _encode(doc: dict) -> bytes:
-    import bson
-
-    return bson.encode(doc)
-
-
+# Each step's check, by full step id: checks belong to their topic.
 CHECKS = {
-    "concepts": check_concepts,
-    "flow": check_flow,
-    "requirements": check_requirements,
-    "tools": check_tools,
-    "atlas-clusters": check_atlas_clusters,
-    "load-and-snapshot": check_load_and_snapshot,
-    "verify-present": check_verify_present,
-    "delete-docs": check_delete_docs,
-    "pitr-export-import": check_pitr_export_import,
+    "partial-recovery.concepts": check_concepts,
+    "partial-recovery.flow": check_flow,
+    "partial-recovery.requirements": check_requirements,
+    "partial-recovery.tools": check_tools,
+    "partial-recovery.atlas-clusters": check_atlas_clusters,
+    "partial-recovery.load-and-snapshot": check_load_and_snapshot,
+    "partial-recovery.verify-present": check_verify_present,
+    "partial-recovery.delete-docs": check_delete_docs,
+    "partial-recovery.pitr-export-import": check_pitr_export_import,
 }

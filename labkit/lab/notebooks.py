@@ -16,8 +16,10 @@ from pathlib import Path
 
 import nbformat
 
-from labkit import labs
 from labkit.errors import LabError
+from labkit.files import write_atomic
+from labkit.lab import topic
+from labkit.workspace import DEFAULT_TOPIC
 
 MODES = ("lab", "demo", "challenge")
 BEGIN = "### BEGIN SOLUTION"
@@ -26,19 +28,19 @@ STUB = "# YOUR CODE HERE"
 _MODE_LINE = re.compile(r'^(?P<head>\s*mode\s*=\s*)(?P<value>"[^"]*"|\'[^\']*\')(?P<tail>.*)$', re.MULTILINE)
 
 
-def source_dir(topic_id: str = labs.DEFAULT_TOPIC) -> Path:
+def source_dir(topic_id: str = DEFAULT_TOPIC) -> Path:
     """The notebooks shipped with the repository (``notebooks/<topic>``)."""
-    folder = Path(__file__).resolve().parents[1] / "notebooks" / topic_id
+    folder = Path(__file__).resolve().parents[2] / "notebooks" / topic_id
     if not folder.is_dir():
         raise LabError(f"The {topic_id} notebooks are not at {folder}: run labkit from a clone of the repository "
                        "or give the notebooks' folder with --source.")
     return folder
 
 
-def notebook_paths(topic_id: str = labs.DEFAULT_TOPIC, source: str | os.PathLike | None = None) -> list[Path]:
+def notebook_paths(topic_id: str = DEFAULT_TOPIC, source: str | os.PathLike | None = None) -> list[Path]:
     """The topic's notebooks in lab order, as the registry lists them."""
     folder = Path(source) if source else source_dir(topic_id)
-    paths = [folder / lab.notebook for lab in labs.topic(topic_id).labs]
+    paths = [folder / lab.notebook for lab in topic.topic(topic_id).labs]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise LabError(f"Notebook(s) missing: {', '.join(missing)}.")
@@ -96,7 +98,7 @@ def convert(nb, mode: str, name: str = "notebook"):
     return nb
 
 
-def write_notebooks(mode: str, out: str | os.PathLike, topic_id: str = labs.DEFAULT_TOPIC,
+def write_notebooks(mode: str, out: str | os.PathLike, topic_id: str = DEFAULT_TOPIC,
                     source: str | os.PathLike | None = None) -> list[Path]:
     """Write the topic's notebooks in ``mode`` into ``out``; returns the paths written."""
     if mode not in MODES:
@@ -111,9 +113,7 @@ def write_notebooks(mode: str, out: str | os.PathLike, topic_id: str = labs.DEFA
         raise LabError(f"Cannot create {out}: {exc.strerror or exc}.") from None
     for name, nb in converted:
         target = out / name
-        tmp = target.with_name(f".{name}.tmp")
-        nbformat.write(nb, tmp)
-        os.replace(tmp, target)
+        write_atomic(target, lambda f, nb=nb: nbformat.write(nb, f))
         written.append(target)
     return written
 
@@ -123,24 +123,3 @@ CHECKED_MARK = "# NBVAL_CHECK_OUTPUT"
 
 def is_checked(cell) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECKED_MARK)
-
-
-def keep_checked_outputs(executed: str | os.PathLike, source: str | os.PathLike) -> int:
-    """For maintainers: copy the outputs of the nbval-checked cells of an executed notebook into its source.
-
-    The committed notebooks carry outputs only in cells marked ``# NBVAL_CHECK_OUTPUT`` (what nbval
-    compares); every other cell is saved empty. Cells are matched by their id. Returns the cells updated.
-    """
-    done = nbformat.read(executed, as_version=4)
-    outputs = {cell.get("id"): (cell.outputs, cell.execution_count) for cell in done.cells if is_checked(cell)}
-    nb = nbformat.read(source, as_version=4)
-    clear_outputs(nb)
-    updated = 0
-    for cell in nb.cells:
-        if is_checked(cell) and cell.get("id") in outputs:
-            cell.outputs, cell.execution_count = outputs[cell.get("id")]  # nbval compares only cells that ran
-            updated += 1
-    tmp = Path(source).with_name(f".{Path(source).name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, source)
-    return updated

@@ -28,10 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labkit import checks, labs, notebooks
+from labkit import procs
 from labkit.errors import LabError, LabkitError
-from labkit.uris import redact
-from labkit.workspace import Workspace
+from labkit.files import write_json
+from labkit.lab import checks, notebooks, topic
+from labkit.uris import password_of, redact
+from labkit.workspace import DEFAULT_TOPIC, Workspace
 
 RESULT_FILE = "result.json"
 RUN_LOG = "run.log"
@@ -92,7 +94,7 @@ def key_figures_line(figures: dict) -> str:
 # --- parameters ---------------------------------------------------------------------------------
 
 
-def notebook_parameters(topic_id: str = labs.DEFAULT_TOPIC) -> dict:
+def notebook_parameters(topic_id: str = DEFAULT_TOPIC) -> dict:
     """Name -> default value of the notebooks' ``parameters`` cell (the same in every notebook)."""
     import papermill
 
@@ -107,7 +109,7 @@ def _literal(text: str):
         return text
 
 
-def coerce_params(raw: dict, topic_id: str = labs.DEFAULT_TOPIC) -> dict:
+def coerce_params(raw: dict, topic_id: str = DEFAULT_TOPIC) -> dict:
     """``-p NAME VALUE`` strings to the type of the parameter's default; unknown names are an error.
 
     A value that does not convert is passed on as text: the notebook's first cell then says what is wrong
@@ -149,10 +151,10 @@ def default_output_dir(topic_id: str) -> Path:
     return Path.cwd() / "labkit-runs" / f"{topic_id}-{stamp}"
 
 
-def run_lab(topic_id: str = labs.DEFAULT_TOPIC, params: dict | None = None, output_dir=None, workspace=None,
+def run_lab(topic_id: str = DEFAULT_TOPIC, params: dict | None = None, output_dir=None, workspace=None,
             progress=None, timeout: float = 1800) -> RunResult:
     """Run the topic's notebooks in order in a fresh workspace; always stop what the run started."""
-    topic = labs.topic(topic_id)
+    lab_topic = topic.topic(topic_id)
     params = dict(params or {})
     out = Path(output_dir) if output_dir else default_output_dir(topic_id)
     ws = Workspace(workspace if workspace else out / "workspace")
@@ -174,7 +176,7 @@ def run_lab(topic_id: str = labs.DEFAULT_TOPIC, params: dict | None = None, outp
             progress(message)
 
     result = RunResult(topic=topic_id, params=params, output_dir=str(out), workspace=str(ws.path),
-                       max_points=topic.points)
+                       max_points=lab_topic.points)
     started = time.monotonic()
     try:
         sources = _sources(topic_id, params.get("mode", "lab"), out)
@@ -203,7 +205,7 @@ def run_lab(topic_id: str = labs.DEFAULT_TOPIC, params: dict | None = None, outp
         if result.status == "running":
             result.status = "passed" if result.checks_passed == len(result.steps) else "failed"
         result.duration_s = round(time.monotonic() - started, 1)
-        _write_json(out / RESULT_FILE, result.to_dict())
+        write_json(out / RESULT_FILE, result.to_dict(), indent=2)
         say(f"{result.status}: points {result.points}/{result.max_points}")
     return result
 
@@ -211,8 +213,6 @@ def run_lab(topic_id: str = labs.DEFAULT_TOPIC, params: dict | None = None, outp
 def _secrets(params: dict) -> list[str]:
     """Connection strings named by the parameters: scrubbed from everything the runner writes."""
     names = {params.get("main_uri_env", "LABKIT_MAIN_URI"), params.get("temp_uri_env", "LABKIT_TEMP_URI")}
-    from labkit.uris import password_of
-
     found = []
     for name in names:
         uri = os.environ.get(str(name))
@@ -311,12 +311,6 @@ def _collect(result: RunResult, ws: Workspace) -> None:
     result.figures = figures
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
-
-
 # --- batches ------------------------------------------------------------------------------------
 
 
@@ -340,7 +334,7 @@ def combinations(grid: dict[str, list[str]]) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
-def run_batch(topic_id: str = labs.DEFAULT_TOPIC, grid: dict | None = None, fixed: dict | None = None,
+def run_batch(topic_id: str = DEFAULT_TOPIC, grid: dict | None = None, fixed: dict | None = None,
               output_dir=None, parallel: int = 1, progress=None, run_timeout: float = 1800):
     """Every combination of ``grid`` (plus ``fixed``) in its own workspace; returns the summary DataFrame."""
     import pandas as pd
@@ -411,13 +405,11 @@ def _row(index: int, run_params: dict, grid: dict, run_dir: Path, returncode, se
     try:
         result = json.loads((run_dir / RESULT_FILE).read_text())
     except (OSError, ValueError):
-        from labkit.procs import tail
-
-        result = {"status": "error", "error": tail(run_dir / "run.out", 3) or f"exit code {returncode}",
-                  "max_points": labs.topic().points}
+        result = {"status": "error", "error": procs.tail(run_dir / "run.out", 3) or f"exit code {returncode}",
+                  "max_points": topic.topic().points}
     figures = result.get("figures", {})
     row.update(status=result.get("status"), checks_passed=result.get("checks_passed", 0),
-               checks=len(result.get("steps", [])) or len(labs.topic().steps),
+               checks=len(result.get("steps", [])) or len(topic.topic().steps),
                points=result.get("points", 0), max_points=result.get("max_points"),
                **{name: figures.get(name) for name in KEY_FIGURES},
                duration_s=round(seconds, 1), exit_code=returncode, error=result.get("error"),

@@ -1,19 +1,24 @@
-"""The lab and step registry: which labs exist, their steps, points and texts.
+"""The lab topic: its registry of labs and steps, its constants and the notebooks' parameters.
 
 The content (titles, narrative, instructions, minutes, points, tips, hints,
 production commands, knowledge questions) is data in
-``labkit/data/labs/<topic>.json``; this module only loads and looks it up.
+``labkit/data/labs/<topic>.json``; the registry only loads and looks it up.
+The parameters are what a notebook's ``parameters`` cell sets (papermill);
+``begin`` checks them and records them in the workspace for later labs and checks.
 """
 from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 
-from labkit.errors import LabError
+from bson import json_util
 
-DEFAULT_TOPIC = "partial-recovery"
+from labkit.errors import LabError
+from labkit.workspace import DEFAULT_TOPIC, URI_ENV, Workspace
 
 
 @dataclass(frozen=True)
@@ -152,3 +157,78 @@ PRODUCTION_LABELS = {
     "atlas_ui": "Atlas UI", "atlas_cli": "Atlas CLI", "mongosh": "mongosh", "mongoexport": "mongoexport",
     "mongoimport": "mongoimport", "mgeneratejs": "mgeneratejs", "shell": "shell", "notes": "note",
 }
+
+
+# --- the partial-recovery topic's constants and the notebooks' parameters -------------------------
+
+TOPIC = topic()
+DB = TOPIC.database
+COLLECTION = TOPIC.collection
+MODES = ("lab", "demo", "challenge")
+TARGETS = ("embedded", "uri")
+MARK = "before-delete"
+DEFAULT_QUERY = json.dumps(TOPIC.recovery_query)
+CANONICAL = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
+                                  tzinfo=json_util.DEFAULT_JSON_OPTIONS.tzinfo)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def validate_params(*, target, main_uri_env, temp_uri_env, customers, template, seed, insert_rate,
+                    recovery_query, mode, **answers) -> dict:
+    """The parameters as stored in the workspace (environment variable NAMES only, never URIs)."""
+    if target not in TARGETS:
+        raise LabError(f"Unknown target {target!r}: use 'embedded' (labkit starts Main and Temp) or 'uri' "
+                       "(your own replica sets, whose URIs are in the environment variables main_uri_env and temp_uri_env).")
+    if mode not in MODES:
+        raise LabError(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
+    if isinstance(customers, bool) or not isinstance(customers, int) or customers < 1:
+        raise LabError(f"customers must be a whole number of at least 1 (the customers to load and recover), not {customers!r}.")
+    if isinstance(insert_rate, bool) or not isinstance(insert_rate, (int, float)) or not insert_rate > 0:
+        raise LabError(f"insert_rate must be a number of inserts per second above 0, not {insert_rate!r}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise LabError(f"seed must be a whole number (or None for different customers on every run), not {seed!r}.")
+    if not isinstance(template, str) or not template.strip():
+        raise LabError("template must name an mgeneratejs template: 'customer360' or a path to a .json file.")
+    for name, value in (("main_uri_env", main_uri_env), ("temp_uri_env", temp_uri_env)):
+        if not isinstance(value, str) or not _ENV_NAME.match(value):
+            raise LabError(f"{name} must be the NAME of an environment variable (e.g. LABKIT_MAIN_URI), not {value!r}: "
+                           "never put a connection string in the notebook.")
+        if value.startswith("mongodb"):
+            raise LabError(f"{name} must name an environment variable, not hold a connection string.")
+    if target == "uri":
+        for name, env in (("Main", main_uri_env), ("Temp", temp_uri_env)):
+            if not os.environ.get(env):
+                raise LabError(f"target is 'uri' but the environment variable {env} ({name}'s connection string) is not set. "
+                               f"Set it before starting Jupyter, e.g. export {env}='mongodb+srv://user:password@cluster/'.")
+    query = parse_query(recovery_query)
+    unknown = sorted(set(answers) - {"concepts_answer", "flow_answer"})
+    if unknown:
+        raise LabError(f"Unknown parameter(s) {', '.join(unknown)}. Knowledge answers are concepts_answer and flow_answer.")
+    return {"target": target, "main_uri_env": main_uri_env, "temp_uri_env": temp_uri_env, "customers": customers,
+            "template": template, "seed": seed, "insert_rate": float(insert_rate),
+            "recovery_query": json_util.dumps(query), "mode": mode}
+
+
+def parse_query(query) -> dict:
+    if isinstance(query, dict):
+        return query
+    try:
+        parsed = json_util.loads(query) if isinstance(query, str) else None
+    except (ValueError, TypeError) as exc:
+        raise LabError(f"recovery_query is not valid Extended JSON ({exc}): write it like "
+                       '\'{"firstname": {"$exists": true}}\'.') from None
+    if not isinstance(parsed, dict):
+        raise LabError(f"recovery_query must be a JSON object such as '{DEFAULT_QUERY}', not {query!r}.")
+    return parsed
+
+
+def params(ws: Workspace) -> dict:
+    """The parameters ``begin`` recorded (defaults if the lab was never begun in this workspace)."""
+    stored = ws.read().get("labrun", {}).get("params") if ws.exists() else None
+    return stored or validate_params(target="embedded", main_uri_env=URI_ENV["main"], temp_uri_env=URI_ENV["temp"],
+                                     customers=100, template="customer360", seed=42, insert_rate=10.0,
+                                     recovery_query=DEFAULT_QUERY, mode="lab")
+
+
+def recovery_query(ws: Workspace) -> dict:
+    return parse_query(params(ws)["recovery_query"])

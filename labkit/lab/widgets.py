@@ -39,7 +39,6 @@ import datetime as dt
 import html
 import io
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -47,30 +46,31 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import ExecutionTimeout, OperationFailure, PyMongoError
 
+from labkit.deploy import LABELS, connect, driver_error
 from labkit.errors import ConfigError, DeploymentError
-from labkit.uris import password_of, redact
-from labkit.workspace import Workspace, now_iso
+from labkit.files import append_jsonl, now_iso
+from labkit.lab.topic import topic
+from labkit.workload import Workload
+from labkit.workspace import Workspace
 
-DEFAULT_NAMESPACE = "test.customers"
-DEFAULT_QUERY = {"firstname": {"$exists": True}}
+DEFAULT_NAMESPACE = f"{topic().database}.{topic().collection}"
+DEFAULT_QUERY = topic().recovery_query
 SAMPLES_FILE = "widgets/samples.jsonl"
 INDEX_PREFIX = "labkit_count_"
 SCAN_BUDGET_MS = 1500  # longest an unindexed customer count may take
-CONNECT_TIMEOUT_MS = 2000  # a refresh must not hang 30 s on a stopped server
 LOAD_FACTOR = 3.0  # after a refresh that took t s, wait at least 3t: counting <= 25 % of the time
 INDEX_RECHECK_S = 10.0
 TOTAL_BUDGET_S = 0.1  # an estimated count slower than this is not repeated every refresh ...
 TOTAL_SPACING = 10.0  # ... but after 10x the time it took (<= 10 % of the time on totals)
 GAP_BREAK_S = 10.0  # samples further apart than this are not joined by a line
 DEPLOYMENTS = ("main", "temp")
-LABELS = {"main": "Main", "temp": "Temp"}
 # What the timeline calls each event kind (others are shown by their kind).
 EVENT_LABELS = {"load": "load", "snapshot": "snapshot", "mark": "mark", "delete": "delete",
-                "restore-start": "restore started", "restore": "restore finished", "restore-point": "restore point",
+                "restore": "restore finished", "restore-point": "restore point",
                 "export": "export", "import": "import",
                 "workload-start": "application started", "workload-stop": "application stopped"}
 RESTORE_COLOR = "#8e44ad"
-EVENT_COLORS = {"delete": "#c0392b", "restore": RESTORE_COLOR, "restore-start": RESTORE_COLOR,
+EVENT_COLORS = {"delete": "#c0392b", "restore": RESTORE_COLOR,
                 "restore-point": RESTORE_COLOR, "import": "#27ae60", "mark": "#2c3e50", "snapshot": "#7f8c8d",
                 "load": "#2980b9", "export": "#d35400"}
 MAIN_COLOR, TEMP_COLOR = "#1f77b4", "#ff7f0e"
@@ -172,8 +172,7 @@ class Sampler:
             return known[1]
         if known:
             known[1].close()
-        client = MongoClient(uri, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS, connectTimeoutMS=CONNECT_TIMEOUT_MS,
-                             socketTimeoutMS=SCAN_BUDGET_MS + 5000, tz_aware=True, appname="labkit-widgets")
+        client = connect(uri, "widgets")
         self._clients[name] = (uri, client)
         self._index.pop(name, None)
         self._totals.pop(name, None)
@@ -197,8 +196,7 @@ class Sampler:
             collection = client[self.db][self.coll]
             return {"total": self._total(name, collection), "customers": self._count_customers(name, collection)}
         except PyMongoError as exc:
-            message = str(exc).split(", Timeout:")[0].split(", full error:")[0]
-            return {"error": redact(message, password_of(uri) if uri else None)[:200]}
+            return {"error": driver_error(exc, uri)[:200]}
         except Exception as exc:  # lab not up, state unreadable, ...: the panel shows it
             return {"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
 
@@ -232,10 +230,6 @@ class Sampler:
     def workload(self) -> dict | None:
         """The application's figures from its stats file (None if it never ran here)."""
         try:
-            from labkit.workload import Workload
-        except ImportError:
-            return None
-        try:
             stats = Workload(Workspace(self.path)).stats()
         except Exception as exc:
             return {"error": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}
@@ -259,12 +253,7 @@ class SampleLog:
 
     def append(self, sample: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        line = (json.dumps(sample, sort_keys=True, default=str) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, line)  # one write per line: panels in other kernels never interleave
-        finally:
-            os.close(fd)
+        append_jsonl(self.path, sample)  # panels in other kernels never interleave
 
     def read(self) -> list[dict]:
         """All samples so far, in time order; reads only what was appended since the last call."""

@@ -10,14 +10,13 @@ a duplicate. It never carries ``firstname``: the lab's recovery query
 
 Run it in the foreground (``run_foreground``, ``labkit insert``) or as the
 workspace's background process (``Workload(ws).start()``, ``labkit workload
-start``), which is ``python -m labkit.workload`` with Main's real URI in its
+start``), which is ``python -m labkit.workload.loop`` with Main's real URI in its
 environment. On stop, the report verifies the run against the database:
 every acknowledged insert present, seqs contiguous, nothing duplicated.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import math
 import os
@@ -31,10 +30,13 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from labkit.deploy import unreachable
+from labkit import deploy
+from labkit.deploy import driver_error, unreachable
 from labkit.errors import ConfigError, LabkitError, WorkloadError
-from labkit.uris import mask_uri, password_of, redact, validate_uri
-from labkit.workload_stats import RunStats, WorkloadReport, build_report, format_status, read_json, write_json_atomic
+from labkit.files import write_json
+from labkit.uris import mask_uri, validate_uri
+from labkit.workload.stats import RunStats, WorkloadReport, build_report, format_status
+from labkit.workspace import current_uri
 
 DEFAULT_RATE = 10.0
 MAX_RATE = 100_000.0
@@ -43,7 +45,6 @@ BACKOFF_FIRST_S, BACKOFF_CAP_S = 0.05, 1.0
 STATS_EVERY_S = 0.5
 REREAD_URI_EVERY_S = 1.0  # while unreachable and owned by a workspace: ask it where Main is now
 CONNECT_CHECK_MS = 5_000
-PROCESS_NAME = "workload"
 # Server error codes meaning "restarting, stepping down or briefly unable": retry.
 TRANSIENT_CODES = {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 50, 64}
 
@@ -98,18 +99,14 @@ def validate_namespace(db: str, collection: str) -> None:
         raise ConfigError(f"{collection!r} is not a valid collection name (not empty, no $, not system.*).")
 
 
-def connect(uri: str, timeout_ms: int = 1_000, socket_timeout_ms: int | None = 10_000) -> MongoClient:
-    # retryWrites off: every retry is ours, so it is counted and a duplicate-key
-    # answer can only mean that an earlier attempt of ours landed.
-    # w=majority + j: acknowledged means durable, even across a kill -9 of the server.
-    return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=max(timeout_ms, 2_000),
-                       socketTimeoutMS=socket_timeout_ms, retryWrites=False, w="majority", journal=True,
-                       tz_aware=True, appname="labkit-workload")
+def connect(uri: str, **overrides) -> MongoClient:
+    """The application's client (see deploy.PURPOSES["workload"])."""
+    return deploy.connect(uri, "workload", **overrides)
 
 
 def check_reachable(uri: str, label: str = "the server") -> None:
     """Fail fast with a clear message when nothing answers at ``uri``."""
-    client = connect(uri, CONNECT_CHECK_MS)
+    client = connect(uri, serverSelectionTimeoutMS=CONNECT_CHECK_MS, connectTimeoutMS=CONNECT_CHECK_MS)
     try:
         client.admin.command("ping")
     except PyMongoError as exc:
@@ -202,7 +199,7 @@ class InsertLoop:
                                     f"{self.run_id!r} was used before. Start a new run.") from None
             except PyMongoError as exc:
                 transient = is_transient(exc)
-                message = redact(str(exc).split(", Timeout:")[0], password_of(self.uri))[:300]
+                message = driver_error(exc, self.uri)[:300]
                 if not transient and self.stats.acknowledged == 0:
                     raise WorkloadError(f"The server refused the first insert into {self.db}.{self.collection}: {message}") from None
                 self.stats.error(message, transient)
@@ -220,13 +217,8 @@ class InsertLoop:
         if not self.workspace_path or time.monotonic() - self._uri_checked < REREAD_URI_EVERY_S:
             return
         self._uri_checked = time.monotonic()
-        try:
-            from labkit.workspace import Workspace
-
-            uri = Workspace(self.workspace_path).main.uri
-        except Exception:  # the workspace may be mid-restart; try again later
-            return
-        if uri != self.uri:
+        uri = current_uri(self.workspace_path)
+        if uri and uri != self.uri:
             self.say(f"Main moved to {mask_uri(uri)}: reconnecting.")
             self.client.close()
             self.uri = uri
@@ -244,7 +236,7 @@ class InsertLoop:
     def _write(self, snapshot: dict) -> None:
         if self.stats_path:
             try:
-                write_json_atomic(self.stats_path, snapshot)
+                write_json(self.stats_path, snapshot)
             except OSError as exc:  # a full disk must not stop the application itself
                 self.say(f"Cannot write the stats file {self.stats_path}: {exc}")
 
@@ -285,150 +277,17 @@ def run_foreground(uri: str, db: str = "test", collection: str = "customers", ra
             signal.signal(signum, handler)
     if not verify_at_end:
         return build_report(final)
-    client = connect(loop.uri, 10_000, socket_timeout_ms=None)  # verifying may scan a big collection
+    # Verifying may scan a big collection: no socket timeout.
+    client = connect(loop.uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000, socketTimeoutMS=None)
     try:
         return build_report(final, client[db][collection])
     finally:
         client.close()
 
 
-# --- the workspace's background process ---------------------------------------------------------
-
-
-class Workload:
-    """The workspace's continuous-insert process: start, watch, stop."""
-
-    def __init__(self, ws):
-        self.ws = ws
-
-    @property
-    def stats_path(self) -> Path:
-        return self.ws.path / "workload" / "stats.json"
-
-    def running(self) -> bool:
-        return self.ws.process_alive(PROCESS_NAME)
-
-    def start(self, rate: float = DEFAULT_RATE, db: str = "test", collection: str = "customers") -> dict:
-        """Start inserting into Main in a background process; returns its run id, pid and stats file."""
-        rate = validate_rate(rate)
-        validate_namespace(db, collection)
-        self.ws.require_up()
-        with self.ws.locked():  # two simultaneous starts must not both pass the check
-            if self.running():
-                current = self.ws.read().get("workload", {})
-                raise WorkloadError(
-                    f"A workload is already running in this workspace (run {current.get('run_id')}, "
-                    f"{current.get('rate', '?')}/s into {current.get('db')}.{current.get('collection')}, "
-                    f"pid {self.ws.process_record(PROCESS_NAME)['pid']}); not starting another. "
-                    "Stop it first with labkit workload stop."
-                )
-            main = self.ws.main
-            check_reachable(main.uri, main.label)
-            run_id = new_run_id()
-            self.ws.ensure_dir("workload")
-            self.stats_path.unlink(missing_ok=True)
-            args = [sys.executable, "-m", "labkit.workload", "--db", db, "--collection", collection,
-                    "--rate", repr(rate), "--stats", str(self.stats_path), "--run-id", run_id]
-            pid = self.ws.start_process(PROCESS_NAME, args, stop_rank=10, stop_timeout=15)
-            info = {"run_id": run_id, "pid": pid, "rate": rate, "db": db, "collection": collection,
-                    "stats_file": str(self.stats_path), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            with self.ws.edit() as state:
-                state["workload"] = dict(info)
-            self.ws.log_event("workload-start", rate=rate, run_id=run_id)
-        self._wait_for_first_stats(pid)
-        return info
-
-    def _wait_for_first_stats(self, pid: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.stats_path.exists():
-                return
-            if not self.running():
-                record = self.ws.process_record(PROCESS_NAME) or {}
-                from labkit.procs import tail
-
-                raise WorkloadError(f"The workload process (pid {pid}) ended right after starting. "
-                                    f"Last lines of its log {record.get('log')}:\n{tail(Path(record.get('log', '')))}")
-            time.sleep(0.1)
-
-    def stats(self) -> dict | None:
-        """The latest statistics (see ``RunStats.snapshot``), or None before the first start."""
-        stats = read_json(self.stats_path)
-        if stats is None:
-            return None
-        if stats.get("running") and not self.running():
-            stats["running"], stats["state"] = False, "died"  # killed without writing its final stats
-        return stats
-
-    def stop(self) -> WorkloadReport:
-        """Stop the process and return its report, verified against Main."""
-        if not self.running():
-            raise WorkloadError(self._not_running_message())
-        self.ws.stop_process(PROCESS_NAME)
-        stats = self.stats()
-        if stats is None:
-            raise WorkloadError(f"The workload stopped but left no statistics in {self.stats_path}.")
-        try:
-            with self._current_main() as main:
-                report = build_report(stats, main.client[stats["db"]][stats["collection"]])
-        except LabkitError as exc:
-            report = build_report(stats)
-            report.verification_error = str(exc)
-        with self.ws.edit() as state:
-            state.setdefault("workload", {})["last_report"] = report.to_dict()
-        self.ws.log_event("workload-stop", acknowledged=report.acknowledged)
-        return report
-
-    @contextlib.contextmanager
-    def _current_main(self):
-        """Main as the state says now: `labkit up` in another process may have moved it since
-        ``self.ws`` cached its connection."""
-        from labkit.workspace import Workspace
-
-        try:
-            main = Workspace(self.ws.path).main
-        except LabkitError:  # e.g. a password only this process knows
-            yield self.ws.main
-            return
-        try:
-            yield main
-        finally:
-            main.close()
-
-    def _not_running_message(self) -> str:
-        info = self.ws.read().get("workload") if self.ws.exists() else None
-        if not info:
-            return "No workload is running in this workspace: start one with labkit workload start."
-        if info.get("last_report"):
-            return f"No workload is running: the last one (run {info['run_id']}) was already stopped. Start one with labkit workload start."
-        if (self.stats() or {}).get("state") == "stopped":
-            return (f"No workload is running: the last one (run {info['run_id']}) was stopped (labkit down stops it too). "
-                    "See its last statistics with labkit workload status; start a new one with labkit workload start.")
-        record = self.ws.process_record(PROCESS_NAME) or {}
-        return (f"No workload is running: the last one (run {info['run_id']}) ended without being stopped. "
-                f"See its log {record.get('log')} and its last statistics with labkit workload status.")
-
-    def summary(self) -> dict | None:
-        """A few figures for `labkit status`; None if no workload was ever started here."""
-        info = self.ws.read().get("workload")
-        if not info:
-            return None
-        stats = self.stats() or {}
-        result = {"run_id": info["run_id"], "namespace": f"{info['db']}.{info['collection']}",
-                  "running": bool(stats.get("running")), "target_rate": info["rate"],
-                  "acknowledged": stats.get("acknowledged", 0), "rate": stats.get("rate"),
-                  "p99_ms": (stats.get("latency_ms") or {}).get("p99"), "max_gap_ms": stats.get("max_gap_ms"),
-                  "retries": stats.get("retries", 0)}
-        if stats.get("state") == "retrying":
-            result["last_error"] = stats.get("last_error")
-        if info.get("last_report"):
-            result["verified_ok"] = info["last_report"]["ok"]
-        return result
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the background process; Main's real URI comes from the environment."""
-    parser = argparse.ArgumentParser(prog="python -m labkit.workload", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m labkit.workload.loop", description=__doc__.split("\n")[0])
     parser.add_argument("--db", default="test")
     parser.add_argument("--collection", default="customers")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE)

@@ -10,26 +10,22 @@ the time between them. The final report checks a run against the database.
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import math
 import os
 import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from pymongo.errors import PyMongoError
+
+from labkit.deploy import driver_error
+from labkit.files import iso_utc
 
 BUCKET_RATIO = 1.02  # neighbouring histogram buckets differ by 2 %
 SMALLEST_MS = 0.001
 SERIES_SECONDS = 300  # per-second series kept in the stats file (for charts)
 RATE_WINDOW_SECONDS = 5  # "current rate" = inserts of the last 5 complete seconds
-
-
-def iso(wall: float) -> str:
-    return dt.datetime.fromtimestamp(wall, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LatencyHistogram:
@@ -184,15 +180,15 @@ class RunStats:
                 **self.info,
                 "running": running,
                 "state": self.state if running else "stopped",
-                "started": iso(self.started_wall),
-                "updated": iso(now_wall),
+                "started": iso_utc(self.started_wall),
+                "updated": iso_utc(now_wall),
                 "elapsed_s": round(elapsed, 3),
                 "acknowledged": self.acknowledged,
                 "retries": self.retries,
                 "failures": self.failures,
                 "skipped_slots": self.skipped_slots,
                 "last_error": self.last_error,
-                "last_error_time": iso(self.last_error_time) if self.last_error_time else None,
+                "last_error_time": iso_utc(self.last_error_time) if self.last_error_time else None,
                 "in_doubt_seq": self.in_doubt_seq,
                 "rate": round(rate, 3),
                 "average_rate": round(self.acknowledged / elapsed, 3) if elapsed > 0 else 0.0,
@@ -202,23 +198,6 @@ class RunStats:
                 "series": series,
                 "latency_histogram": self.histogram.to_json(),
             }
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """A reader sees the previous file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        json.dump(data, f, default=str)
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def format_status(stats: dict) -> str:
@@ -333,7 +312,7 @@ def build_report(stats: dict, collection=None) -> WorkloadReport:
     try:
         found = verify(collection, report.run_id, report.acknowledged)
     except PyMongoError as exc:
-        report.verification_error = f"cannot read the run's documents: {str(exc).split(', Timeout:')[0][:300]}"
+        report.verification_error = f"cannot read the run's documents: {driver_error(exc)[:300]}"
         return report
     report.verified = True
     for key, value in found.items():
