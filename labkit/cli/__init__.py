@@ -15,7 +15,7 @@ import click
 from labkit import __version__
 from labkit.errors import LabkitError
 
-FAMILIES = ("workspace", "generate", "workload", "backup", "transfer", "labs")
+FAMILIES = ("workspace", "generate", "workload", "backup", "transfer", "labs", "classroom")
 
 
 class LabkitGroup(click.Group):

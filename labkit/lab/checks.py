@@ -25,7 +25,7 @@ from labkit.backup import Backup
 from labkit.deploy import driver_error
 from labkit.errors import LabkitError
 from labkit.files import now_iso
-from labkit.lab import topic
+from labkit.lab import classroom, topic
 from labkit.lab.topic import CANONICAL, COLLECTION, DB, MARK, params, recovery_query
 from labkit.workload import Workload
 from labkit.workspace import DEFAULT_TOPIC, Workspace
@@ -83,6 +83,10 @@ def run_check(ws: Workspace, step_id: str) -> CheckResult:
             state.setdefault("steps", {})[step_id] = result.to_dict()
             if details.get("figures"):
                 state.setdefault("labrun", {}).setdefault("figures", {}).update(details["figures"])
+    try:
+        classroom.record_check(ws, result.to_dict())  # only when the instructor set a class folder
+    except LabkitError as exc:
+        result.message = f"{result.message} Note: {exc}"
     return result
 
 

@@ -1,0 +1,60 @@
+"""`labkit class status|cleanup`: the instructor's view of a class on one server."""
+from __future__ import annotations
+
+import os
+
+import click
+
+from labkit.cli.common import echo_json, say
+from labkit.lab import classroom
+
+folder_argument = click.argument("folder", required=False, metavar="[DIR]")
+
+
+def _folder(folder: str | None) -> str:
+    folder = folder or os.environ.get(classroom.CLASS_DIR_ENV)
+    if not folder:
+        raise click.UsageError(f"Give the class folder, or set {classroom.CLASS_DIR_ENV} as the hub does.")
+    return folder
+
+
+@click.group(name="class")
+def class_group():
+    """An instructor's view of a class: every learner's progress, and cleaning up after class.
+
+    Learners' checks write their progress records into the class folder named
+    by LABKIT_CLASS_DIR (set once in the hub's configuration); these commands
+    read that folder.
+    """
+
+
+@class_group.command(name="status")
+@folder_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per learner (for a spreadsheet).")
+@click.option("--idle-minutes", type=click.FloatRange(min=0), default=classroom.IDLE_MINUTES, show_default=True,
+              help="A learner with no activity for this long (and steps left) is shown as stuck.")
+@click.option("--stuck-failures", type=click.IntRange(min=1), default=classroom.STUCK_FAILURES, show_default=True,
+              help="A learner with this many failed checks in a row on one step is shown as stuck.")
+def status(folder, as_json, as_csv, idle_minutes, stuck_failures):
+    """One row per learner, one column per step, points, and who is stuck (DIR defaults to $LABKIT_CLASS_DIR)."""
+    if as_json and as_csv:
+        raise click.UsageError("Choose one of --json and --csv.")
+    info = classroom.class_status(_folder(folder), idle_minutes=idle_minutes, stuck_failures=stuck_failures)
+    if as_json:
+        echo_json(info)
+    elif as_csv:
+        click.echo(classroom.status_csv(info), nl=False)
+    else:
+        click.echo(classroom.status_text(info))
+
+
+@class_group.command(name="cleanup")
+@folder_argument
+def cleanup(folder):
+    """Stop the servers, applications and captures learners left running (yours only, or all as root)."""
+    for line in classroom.cleanup(_folder(folder), progress=say):
+        click.echo(line)
+
+
+COMMANDS = [class_group]
