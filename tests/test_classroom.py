@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from labkit.lab import actions, checks, classroom
 from labkit.workspace import Workspace
 
 CONCEPTS = "partial-recovery.concepts"
+DASHBOARD = Path(__file__).resolve().parents[1] / "notebooks" / "instructor" / "class-dashboard.ipynb"
 STEPS = [f"partial-recovery.{short}" for short in (
     "concepts", "flow", "requirements", "tools", "atlas-clusters", "load-and-snapshot", "verify-present",
     "delete-docs", "pitr-export-import")]
@@ -220,3 +222,21 @@ def test_class_cleanup_stops_what_learners_left_running(fresh_lab, tmp_path, lab
     assert not fresh_lab.is_up()
     again = labkit_cli("class", "cleanup", str(folder))
     assert "ada: " + str(fresh_lab.path) + " is already down" in again.stdout
+
+
+def test_the_dashboard_notebook_runs_under_papermill_against_recorded_progress(recorded_class, tmp_path):
+    import nbformat
+    import papermill
+
+    out = tmp_path / "dashboard.ipynb"
+    papermill.execute_notebook(str(DASHBOARD), str(out),
+                               parameters={"class_dir": str(recorded_class), "refresh_seconds": 1,
+                                           "run_for_seconds": 2, "idle_minutes": 100000},
+                               kernel_name="python3", progress_bar=False, execution_timeout=120)
+    outputs = [o for cell in nbformat.read(out, as_version=4).cells if cell.cell_type == "code"
+               for o in cell.get("outputs", [])]
+    static = [o for o in outputs if o.get("output_type") == "display_data" and "text/html" in o.get("data", {})]
+    assert static, outputs
+    data = static[-1]["data"]
+    assert "4 failed checks on tools" in data["text/plain"] and "problem: broken.json" in data["text/plain"]
+    assert "<table" in data["text/html"] and data["image/png"]
