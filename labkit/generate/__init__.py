@@ -9,10 +9,12 @@
   types: datetime, Decimal128, Int64, ObjectId, ...).
 - ``write_documents(t, n, out, ...)``: Extended JSON lines to a stream or file.
 
-Modules: syntax (parser), engine (compiler), builtins / geo / chance / fakerjs
-(operator families), mustache ({{ }} strings), sampling (fast samplers),
-context (seeded random source and clock), ejson (encoder), output (writer),
-sources (finding templates).
+Modules: syntax (parser), engine (compiler), operators (the index of every
+operator name and alias), builtins / geo / chance / fakerjs (the functions it
+names), wordlists (their word lists, package data made by
+scripts/make_wordlists.py), mustache ({{ }} strings), sampling (fast
+samplers), context (seeded random source and clock), ejson (encoder), output
+(writer), sources (finding templates).
 
 Deliberate differences from mgeneratejs 0.6 (each one an mgeneratejs quirk):
 

@@ -1,7 +1,8 @@
 """mgeneratejs's built-in operators (general ones and MongoDB types).
 
-Options, defaults and aliases follow mgeneratejs 0.6 (lib/operators/*.js).
-Geospatial operators live in geo.py, chance.js functions in chance.py.
+Options and defaults follow mgeneratejs 0.6 (lib/operators/*.js); the
+operator index (operators.py) names them and holds the aliases. Geospatial
+operators live in geo.py, chance.js functions in chance.py.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from labkit.generate import sampling
 from labkit.generate.jsformat import to_string
 from labkit.generate.options import Options, show
 from labkit.generate.plan import MISSING, Plan
-from labkit.generate.registry import builtin
 
 INT32 = 2**31
 JS_MAX_SAFE = 2**53
@@ -37,7 +37,6 @@ def fresh(value):
 # -- general -----------------------------------------------------------------
 
 
-@builtin("array", options=("of", "number"), raw=True)
 def array(compiler, options: dict, where):
     """{"$array": {"of": <template>, "number": <count, default 0>}}: `of` is evaluated per element."""
     if "of" not in options:
@@ -74,7 +73,6 @@ def array(compiler, options: dict, where):
     return Plan(lambda: build(count(number_fn())))
 
 
-@builtin("choose", options=("from", "weights"), raw=True)
 def choose(compiler, options: dict, where):
     """{"$choose": {"from": [...], "weights": [...]}}: only the chosen element is evaluated."""
     choices = options.get("from")
@@ -122,7 +120,6 @@ def choose(compiler, options: dict, where):
     return Plan(lambda: values[bisect_right(cumulative, random() * total)], optional=optional)
 
 
-@builtin("inc", options=("start", "step"), raw=True)
 def inc(compiler, options: dict, where):
     """{"$inc": {"start": 0, "step": 1}}: start, start+step, ... across documents."""
     start = compiler.option(options, "start", where)
@@ -147,7 +144,6 @@ def inc(compiler, options: dict, where):
     return Plan(next_value)
 
 
-@builtin("join", options=("array", "sep"))
 def join(ctx, o: Options):
     """{"$join": {"array": [...], "sep": "-"}}: the elements, cast to strings, joined."""
     if "array" not in o:
@@ -157,7 +153,6 @@ def join(ctx, o: Options):
     return lambda: text
 
 
-@builtin("pick", options=("array", "element"), missing=True)
 def pick(ctx, o: Options):
     """{"$pick": {"array": [...], "element": 0}}: one element; $missing if out of range."""
     if "array" not in o:
@@ -170,7 +165,6 @@ def pick(ctx, o: Options):
     return lambda: fresh(value)
 
 
-@builtin("pickset", options=("array", "quantity"), missing=True)
 def pickset(ctx, o: Options):
     """{"$pickset": {"array": [...], "quantity": 1}}: distinct elements in random order."""
     if "array" not in o:
@@ -192,7 +186,6 @@ def pickset(ctx, o: Options):
     return draw
 
 
-@builtin("regex", options=("string", "flags"))
 def regex(ctx, o: Options):
     """{"$regex": {"string": ".*", "flags": ""}}: a BSON regular expression."""
     pattern = o.string("string", ".*")
@@ -206,7 +199,6 @@ def regex(ctx, o: Options):
 # -- dates -------------------------------------------------------------------
 
 
-@builtin("date", options=("min", "max"), aliases=("datetime",))
 def date(ctx, o: Options):
     """{"$date": {"min": "...", "max": "..."}}: a random date, ISO-8601 bounds."""
     low = o.date("min", "1900-01-01T00:00:00.000Z")
@@ -216,7 +208,6 @@ def date(ctx, o: Options):
     return sampling.dates(ctx, low, high)
 
 
-@builtin("now")
 def now(ctx, o: Options):
     """The current date (the frozen clock in seeded runs)."""
     now_ms = ctx.now_ms
@@ -226,12 +217,10 @@ def now(ctx, o: Options):
 # -- MongoDB types -------------------------------------------------------------
 
 
-@builtin("objectid", aliases=("oid",))
 def objectid(ctx, o: Options):
     return ctx.objectid
 
 
-@builtin("binary", options=("length", "subtype"))
 def binary(ctx, o: Options):
     """{"$binary": {"length": 10, "subtype": 0}}: Binary of printable random bytes."""
     length = o.integer("length", 10, low=0)
@@ -246,7 +235,6 @@ def binary(ctx, o: Options):
     return lambda: Binary(draw().encode("ascii"), subtype)
 
 
-@builtin("integer", options=("min", "max"), aliases=("number", "numberInt"))
 def integer(ctx, o: Options):
     """{"$integer": {"min": -2**31, "max": 2**31}}: a whole number (inclusive bounds)."""
     low = o.integer("min", -INT32)
@@ -255,7 +243,6 @@ def integer(ctx, o: Options):
     return sampling.integers(ctx, low, high)
 
 
-@builtin("long", options=("min", "max"), aliases=("numberLong",))
 def long(ctx, o: Options):
     """{"$long": {"min": -2**53, "max": 2**53}}: an Int64."""
     low = o.integer("min", -JS_MAX_SAFE, low=INT64_MIN, high=INT64_MAX)
@@ -277,7 +264,6 @@ def decimal128(units: int, fixed: int) -> Decimal128:
     return Decimal128((high | (units >> 64), units & _LOW_64))
 
 
-@builtin("decimal", options=("min", "max", "fixed"), aliases=("numberDecimal",))
 def decimal(ctx, o: Options):
     """{"$decimal": {"min": 0, "max": 1000, "fixed": 2}}: a Decimal128 with `fixed` decimals at most."""
     fixed = o.integer("fixed", 2, low=0, high=34)
@@ -290,17 +276,14 @@ def decimal(ctx, o: Options):
     return lambda: decimal128(draw(), fixed)
 
 
-@builtin("minkey")
 def minkey(ctx, o: Options):
     return MinKey
 
 
-@builtin("maxkey")
 def maxkey(ctx, o: Options):
     return MaxKey
 
 
-@builtin("timestamp", options=("t", "i"))
 def timestamp(ctx, o: Options):
     """{"$timestamp": {"t": ..., "i": ...}}: a BSON Timestamp; random parts by default."""
     t = o.integer("t", None, low=0, high=UINT32_MAX)
