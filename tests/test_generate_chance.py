@@ -70,7 +70,7 @@ CHECKS = {
     "bool": lambda v: isinstance(v, bool),
     "integer": within(-(2**31), 2**31),  # the $integer built-in
     "natural": within(0, 2**53),
-    "floating": lambda v: isinstance(v, float),
+    "floating": lambda v: type(v) in (float, int),  # a whole value is an int, as JavaScript prints it
     "year": lambda v: isinstance(v, str) and 2025 <= int(v) <= 2125,
     "month": among({m[0] for m in wordlists.CHANCE["months"]}),
     "weekday": among({"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}),

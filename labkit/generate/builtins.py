@@ -29,6 +29,13 @@ STRING_POOL = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#
 REGEX_FLAGS = "ilmsux"
 
 
+def js_number(value):
+    """A whole float as an int, as JavaScript prints it (1.0 -> 1), so that it is stored as an integer."""
+    if value.__class__ is float and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
+        return int(value)
+    return value
+
+
 def fresh(value):
     """A value picked out of the template: containers are copied so documents never share them."""
     return value if isinstance(value, (str, int, float, bool, type(None))) else copy.deepcopy(value)
@@ -38,11 +45,18 @@ def fresh(value):
 
 
 def array(compiler, options: dict, where):
-    """{"$array": {"of": <template>, "number": <count, default 0>}}: `of` is evaluated per element."""
+    """{"$array": {"of": <template>, "number": <count, default 0>}}: `of` is evaluated per element.
+
+    Without options ("$array") the array is empty, as in mgeneratejs; `number`
+    without `of` is an error (mgeneratejs makes elements of the deprecated
+    BSON type undefined).
+    """
+    number = compiler.option(options, "number", where)
     if "of" not in options:
+        if number is None:
+            return Plan(list)
         raise where.error('$array needs the option "of" (the element template), like {"$array": {"of": "$name", "number": 3}}')
     of = compiler.value(options["of"], where.path + ("of",))
-    number = compiler.option(options, "number", where)
 
     def count(value) -> int:
         if value.__class__ is int and value >= 0:
@@ -131,7 +145,9 @@ def inc(compiler, options: dict, where):
     if (start is None or start.const) and (step is None or step.const):
         first = number("start", start.value) if start else 0
         delta = number("step", step.value) if step else 1
-        return Plan(itertools.count(first, delta).__next__)
+        if first.__class__ is int and delta.__class__ is int:
+            return Plan(itertools.count(first, delta).__next__)
+        return Plan(map(js_number, itertools.count(first, delta)).__next__)
     counter = []
 
     def next_value():
@@ -139,7 +155,7 @@ def inc(compiler, options: dict, where):
             counter.append(number("start", start.fn()) if start else 0)
         else:
             counter[0] += number("step", step.fn()) if step else 1
-        return counter[0]
+        return js_number(counter[0])
 
     return Plan(next_value)
 
