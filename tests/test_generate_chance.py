@@ -30,15 +30,15 @@ def within(low, high, kind=int):
 
 
 WORD = r"[a-z]{2,9}"
-FIRST_EN = set(wordlists.CHANCE_FIRST_NAMES["male"]["en"]) | set(wordlists.CHANCE_FIRST_NAMES["female"]["en"])
-ALL_LAST = {n for names in wordlists.CHANCE_LAST_NAMES.values() for n in names}
-US_STATES = {abbr for _, abbr in wordlists.CHANCE_US_STATES_AND_DC}
-COUNTRIES = {abbr for _, abbr in wordlists.CHANCE_COUNTRIES}
+FIRST_EN = set(wordlists.CHANCE["first_names"]["male"]["en"]) | set(wordlists.CHANCE["first_names"]["female"]["en"])
+ALL_LAST = {n for names in wordlists.CHANCE["last_names"].values() for n in names}
+US_STATES = {abbr for _, abbr in wordlists.CHANCE["us_states_and_dc"]}
+COUNTRIES = {abbr for _, abbr in wordlists.CHANCE["countries"]}
 
 CHECKS = {
     "first": among(FIRST_EN),
     "last": among(ALL_LAST),
-    "name": lambda v: v.split(" ")[0] in FIRST_EN and v.split(" ")[1] in wordlists.CHANCE_LAST_NAMES["en"],
+    "name": lambda v: v.split(" ")[0] in FIRST_EN and v.split(" ")[1] in wordlists.CHANCE["last_names"]["en"],
     "prefix": among({"Dr.", "Mr.", "Miss", "Mrs."}),
     "suffix": among({short for _, short in __import__("labkit.generate.chance", fromlist=["x"]).SUFFIXES}),
     "gender": among({"Male", "Female"}),
@@ -70,19 +70,19 @@ CHECKS = {
     "bool": lambda v: isinstance(v, bool),
     "integer": within(-(2**31), 2**31),  # the $integer built-in
     "natural": within(0, 2**53),
-    "floating": lambda v: isinstance(v, float),
+    "floating": lambda v: type(v) in (float, int),  # a whole value is an int, as JavaScript prints it
     "year": lambda v: isinstance(v, str) and 2025 <= int(v) <= 2125,
-    "month": among({m[0] for m in wordlists.CHANCE_MONTHS}),
+    "month": among({m[0] for m in wordlists.CHANCE["months"]}),
     "weekday": among({"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}),
     "hour": within(1, 12),
     "minute": within(0, 59),
     "second": within(0, 59),
     "millisecond": within(0, 999),
-    "company": among(wordlists.CHANCE_COMPANIES),
-    "profession": among(wordlists.CHANCE_PROFESSIONS),
+    "company": among(wordlists.CHANCE["companies"]),
+    "profession": among(wordlists.CHANCE["professions"]),
     "cc": matches(r"\d{12,19}"),
-    "cc_type": among({t[0] for t in wordlists.CHANCE_CC_TYPES}),
-    "currency": lambda v: list(v) == ["code", "name"] and (v["code"], v["name"]) in set(wordlists.CHANCE_CURRENCY_TYPES),
+    "cc_type": among({t[0] for t in wordlists.CHANCE["cc_types"]}),
+    "currency": lambda v: list(v) == ["code", "name"] and (v["code"], v["name"]) in set(wordlists.CHANCE["currency_types"]),
     "dollar": matches(r"\$\d{1,5}\.\d\d"),
     "euro": matches(r"\d{1,3}(,\d{3})?(\.\d{1,2})?€"),
     "color": matches(r"#[0-9a-f]{6}|#[0-9a-f]{3}|rgb\(\d+,\d+,\d+\)|rgba\(\d+,\d+,\d+,[\d.]+\)|0x[0-9a-f]{6}|[A-Za-z]+"),
@@ -116,12 +116,12 @@ def test_name_options():
     full = values({"$name": {"middle": True, "prefix": True, "suffix": True, "gender": "female"}}, n=50)
     for text in full:
         parts = text.split(" ")
-        assert parts[0] in {"Dr.", "Miss", "Mrs."} and parts[1] in wordlists.CHANCE_FIRST_NAMES["female"]["en"]
+        assert parts[0] in {"Dr.", "Miss", "Mrs."} and parts[1] in wordlists.CHANCE["first_names"]["female"]["en"]
         assert len(parts) >= 5
     assert all(re.fullmatch(r"\S+ [A-Z]\. \S+", t) for t in values({"$name": {"middle_initial": True}}, n=30))
     italians = values({"$first": {"nationality": "it", "gender": "male"}})
-    assert set(italians) <= set(wordlists.CHANCE_FIRST_NAMES["male"]["it"])
-    assert set(values({"$last": {"nationality": "jp"}})) <= set(wordlists.CHANCE_LAST_NAMES["jp"])
+    assert set(italians) <= set(wordlists.CHANCE["first_names"]["male"]["it"])
+    assert set(values({"$last": {"nationality": "jp"}})) <= set(wordlists.CHANCE["last_names"]["jp"])
 
 
 def test_text_options():
@@ -155,8 +155,8 @@ def test_person_and_place_options():
     assert all(datetime(2011, 12, 31, tzinfo=UTC) <= b <= NOW for b in kids)
     aged = values({"$birthday": {"minAge": 30, "maxAge": 31}})
     assert all(datetime(1992, 12, 31, tzinfo=UTC) < b < datetime(1995, 1, 3, tzinfo=UTC) for b in aged)
-    assert set(values({"$state": {"full": True}})) <= {name for name, _ in wordlists.CHANCE_US_STATES_AND_DC}
-    assert set(values({"$country": {"full": True}})) <= {name for name, _ in wordlists.CHANCE_COUNTRIES}
+    assert set(values({"$state": {"full": True}})) <= {name for name, _ in wordlists.CHANCE["us_states_and_dc"]}
+    assert set(values({"$country": {"full": True}})) <= {name for name, _ in wordlists.CHANCE["countries"]}
     assert all(re.fullmatch(r"\d{5}-\d{4}", z) for z in values({"$zip": {"plusfour": True}}))
     assert all(re.fullmatch(r"\d+ [A-Z][a-z]+ [A-Z][a-z]+", a) for a in values({"$address": {"short_suffix": True}}))
     assert all(10 <= v <= 11 for v in values({"$latitude": {"min": 10, "max": 11}}))

@@ -40,7 +40,7 @@ def test_chance_helpers_with_positional_literals():
 @pytest.mark.parametrize(
     "call, pattern",
     [
-        ("faker.name.firstName()", "|".join(map(re.escape, wordlists.FAKER_FIRST_NAMES))),
+        ("faker.name.firstName()", "|".join(map(re.escape, wordlists.FAKER["first_names"]))),
         ("faker.name.findName()", r"[\w.' ]+"),
         ("faker.internet.email()", r"[\w.'-]+@(gmail|yahoo|hotmail)\.com"),
         ("faker.internet.email('Ann', 'Lee', 'x.org')", r"Ann([._]Lee)?\d*@x\.org"),
@@ -59,7 +59,7 @@ def test_chance_helpers_with_positional_literals():
         ("faker.finance.account(4)", r"\d{4}"),
         ("faker.date.past()", r"\w{3} \w{3} \d\d 202[45] [\d:]{8} GMT\+0000 \(Coordinated Universal Time\)"),
         ("faker.date.between('2020-01-01', '2020-01-02')", r"\w{3} Jan 0[12] 2020 .*"),
-        ("faker.date.month({abbr: true})", "|".join(wordlists.FAKER_MONTHS_ABBR)),
+        ("faker.date.month({abbr: true})", "|".join(wordlists.FAKER["months_abbr"])),
     ],
 )
 def test_faker_methods(call, pattern):

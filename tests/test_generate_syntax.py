@@ -16,9 +16,11 @@ def one(template, seed=1):
 
 
 def test_strict_json_parses_to_python_values():
-    value, _ = parse('{"a": 1, "b": 2.5, "c": -3e2, "d": [true, false, null], "e": "x\\u00e9\\n"}')
-    assert value == {"a": 1, "b": 2.5, "c": -300.0, "d": [True, False, None], "e": "x\u00e9\n"}
-    assert type(value["a"]) is int and type(value["c"]) is float
+    value, _ = parse('{"a": 1, "b": 2.5, "c": -3e2, "d": [true, false, null], "e": "x\\u00e9\\n", "f": 5.0, "g": 1e300}')
+    assert value == {"a": 1, "b": 2.5, "c": -300, "d": [True, False, None], "e": "x\u00e9\n", "f": 5, "g": 1e300}
+    # JavaScript has one number type: whole numbers (-3e2, 5.0) are printed, so stored, as integers.
+    assert type(value["a"]) is int and type(value["b"]) is float and type(value["c"]) is int
+    assert type(value["f"]) is int and type(value["g"]) is float
 
 
 def test_unquoted_keys_are_accepted_like_mgeneratejs():

@@ -9,29 +9,44 @@
   types: datetime, Decimal128, Int64, ObjectId, ...).
 - ``write_documents(t, n, out, ...)``: Extended JSON lines to a stream or file.
 
-Modules: syntax (parser), engine (compiler), builtins / geo / chance / fakerjs
-(operator families), mustache ({{ }} strings), sampling (fast samplers),
-context (seeded random source and clock), ejson (encoder), output (writer),
-sources (finding templates).
+Modules: syntax (parser), engine (compiler), operators (the index of every
+operator name and alias), builtins / geo / chance / fakerjs (the functions it
+names), wordlists (their word lists, package data made by
+scripts/make_wordlists.py), mustache ({{ }} strings), sampling (fast
+samplers), context (seeded random source and clock), ejson (encoder), output
+(writer), sources (finding templates).
 
 Deliberate differences from mgeneratejs 0.6 (each one an mgeneratejs quirk):
 
-- Mustache strings only call chance.js / faker.js functions with literal
-  arguments; mgeneratejs runs any JavaScript between {{ }}.
+- Mustache strings only call chance.js functions and the faker.js methods of
+  operators.FAKER, with literal arguments; mgeneratejs runs any JavaScript
+  between {{ }}.
 - Unknown options, wrong option types and out-of-range values are errors
-  (mgeneratejs ignores or half-applies them); so are $regex flags BSON lacks
-  (g, y), a $linestring under 2 locations and a $polygon under 3 corners.
+  (mgeneratejs ignores or half-applies them, e.g. $pick, $pickset and $join
+  with a non-array "array" give $missing); so are $regex flags BSON lacks
+  (g, y), a $linestring under 2 locations, a $polygon under 3 corners and an
+  $array with "number" but no "of" (mgeneratejs fills it with undefined, a
+  deprecated BSON type).
 - Each $inc counts on its own (mgeneratejs shares one counter between all
   $inc in a template); {"$timestamp": {}} is random in every document (in
   mgeneratejs only the first); $join and $pick results are not re-read as
   operators; date-times without an offset are UTC (JavaScript: local time).
-- Output is Extended JSON v2 as bson.json_util writes it: relaxed mode prints
-  Int64 as a plain number, dates before 1970 as {"$date": {"$numberLong": ..}}
+- mgeneratejs 0.6 prints every $timestamp as {"$timestamp": {}} (its Extended
+  JSON writer predates bson 4's Timestamp), losing the value; labkit writes it.
+- Output is Extended JSON v2 as bson.json_util writes it: dates before 1970 as
+  {"$date": {"$numberLong": ..}}, binaries as {"$binary": {"base64", "subType"}}
   and regular expressions as {"$regularExpression": ...}; mgeneratejs prints
-  legacy shapes ({"$numberLong": ...}, {"$regex": ...}). Both import alike.
+  legacy shapes ({"$binary": .., "$type": ..}, {"$regex": ..}). Both import
+  alike. (Not deliberate, a defect of issue 14: until the shared Extended JSON
+  writer lands, relaxed mode prints an Int64 as a plain number, which an
+  import stores as int32 when it fits; mgeneratejs prints {"$numberLong": ..}.)
 - Random values come from Python's Mersenne Twister, not chance.js's, so
   values differ; with a seed they are reproducible (the clock is frozen at
   2025-01-01T00:00:00Z so that $now and ObjectIds repeat too).
+
+As in mgeneratejs, numbers follow JavaScript's: a whole number (5.0 in the
+template, a $floating or $inc value) is an integer, so it is stored as int32
+(int64 beyond 32 bits), and "$array" alone is [].
 """
 from __future__ import annotations
 

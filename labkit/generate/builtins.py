@@ -1,7 +1,8 @@
 """mgeneratejs's built-in operators (general ones and MongoDB types).
 
-Options, defaults and aliases follow mgeneratejs 0.6 (lib/operators/*.js).
-Geospatial operators live in geo.py, chance.js functions in chance.py.
+Options and defaults follow mgeneratejs 0.6 (lib/operators/*.js); the
+operator index (operators.py) names them and holds the aliases. Geospatial
+operators live in geo.py, chance.js functions in chance.py.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from labkit.generate import sampling
 from labkit.generate.jsformat import to_string
 from labkit.generate.options import Options, show
 from labkit.generate.plan import MISSING, Plan
-from labkit.generate.registry import builtin
 
 INT32 = 2**31
 JS_MAX_SAFE = 2**53
@@ -29,6 +29,13 @@ STRING_POOL = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#
 REGEX_FLAGS = "ilmsux"
 
 
+def js_number(value):
+    """A whole float as an int, as JavaScript prints it (1.0 -> 1), so that it is stored as an integer."""
+    if value.__class__ is float and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
+        return int(value)
+    return value
+
+
 def fresh(value):
     """A value picked out of the template: containers are copied so documents never share them."""
     return value if isinstance(value, (str, int, float, bool, type(None))) else copy.deepcopy(value)
@@ -37,13 +44,19 @@ def fresh(value):
 # -- general -----------------------------------------------------------------
 
 
-@builtin("array", options=("of", "number"), raw=True)
 def array(compiler, options: dict, where):
-    """{"$array": {"of": <template>, "number": <count, default 0>}}: `of` is evaluated per element."""
+    """{"$array": {"of": <template>, "number": <count, default 0>}}: `of` is evaluated per element.
+
+    Without options ("$array") the array is empty, as in mgeneratejs; `number`
+    without `of` is an error (mgeneratejs makes elements of the deprecated
+    BSON type undefined).
+    """
+    number = compiler.option(options, "number", where)
     if "of" not in options:
+        if number is None:
+            return Plan(list)
         raise where.error('$array needs the option "of" (the element template), like {"$array": {"of": "$name", "number": 3}}')
     of = compiler.value(options["of"], where.path + ("of",))
-    number = compiler.option(options, "number", where)
 
     def count(value) -> int:
         if value.__class__ is int and value >= 0:
@@ -74,7 +87,6 @@ def array(compiler, options: dict, where):
     return Plan(lambda: build(count(number_fn())))
 
 
-@builtin("choose", options=("from", "weights"), raw=True)
 def choose(compiler, options: dict, where):
     """{"$choose": {"from": [...], "weights": [...]}}: only the chosen element is evaluated."""
     choices = options.get("from")
@@ -122,7 +134,6 @@ def choose(compiler, options: dict, where):
     return Plan(lambda: values[bisect_right(cumulative, random() * total)], optional=optional)
 
 
-@builtin("inc", options=("start", "step"), raw=True)
 def inc(compiler, options: dict, where):
     """{"$inc": {"start": 0, "step": 1}}: start, start+step, ... across documents."""
     start = compiler.option(options, "start", where)
@@ -134,7 +145,9 @@ def inc(compiler, options: dict, where):
     if (start is None or start.const) and (step is None or step.const):
         first = number("start", start.value) if start else 0
         delta = number("step", step.value) if step else 1
-        return Plan(itertools.count(first, delta).__next__)
+        if first.__class__ is int and delta.__class__ is int:
+            return Plan(itertools.count(first, delta).__next__)
+        return Plan(map(js_number, itertools.count(first, delta)).__next__)
     counter = []
 
     def next_value():
@@ -142,12 +155,11 @@ def inc(compiler, options: dict, where):
             counter.append(number("start", start.fn()) if start else 0)
         else:
             counter[0] += number("step", step.fn()) if step else 1
-        return counter[0]
+        return js_number(counter[0])
 
     return Plan(next_value)
 
 
-@builtin("join", options=("array", "sep"))
 def join(ctx, o: Options):
     """{"$join": {"array": [...], "sep": "-"}}: the elements, cast to strings, joined."""
     if "array" not in o:
@@ -157,7 +169,6 @@ def join(ctx, o: Options):
     return lambda: text
 
 
-@builtin("pick", options=("array", "element"), missing=True)
 def pick(ctx, o: Options):
     """{"$pick": {"array": [...], "element": 0}}: one element; $missing if out of range."""
     if "array" not in o:
@@ -170,7 +181,6 @@ def pick(ctx, o: Options):
     return lambda: fresh(value)
 
 
-@builtin("pickset", options=("array", "quantity"), missing=True)
 def pickset(ctx, o: Options):
     """{"$pickset": {"array": [...], "quantity": 1}}: distinct elements in random order."""
     if "array" not in o:
@@ -192,7 +202,6 @@ def pickset(ctx, o: Options):
     return draw
 
 
-@builtin("regex", options=("string", "flags"))
 def regex(ctx, o: Options):
     """{"$regex": {"string": ".*", "flags": ""}}: a BSON regular expression."""
     pattern = o.string("string", ".*")
@@ -206,7 +215,6 @@ def regex(ctx, o: Options):
 # -- dates -------------------------------------------------------------------
 
 
-@builtin("date", options=("min", "max"), aliases=("datetime",))
 def date(ctx, o: Options):
     """{"$date": {"min": "...", "max": "..."}}: a random date, ISO-8601 bounds."""
     low = o.date("min", "1900-01-01T00:00:00.000Z")
@@ -216,7 +224,6 @@ def date(ctx, o: Options):
     return sampling.dates(ctx, low, high)
 
 
-@builtin("now")
 def now(ctx, o: Options):
     """The current date (the frozen clock in seeded runs)."""
     now_ms = ctx.now_ms
@@ -226,12 +233,10 @@ def now(ctx, o: Options):
 # -- MongoDB types -------------------------------------------------------------
 
 
-@builtin("objectid", aliases=("oid",))
 def objectid(ctx, o: Options):
     return ctx.objectid
 
 
-@builtin("binary", options=("length", "subtype"))
 def binary(ctx, o: Options):
     """{"$binary": {"length": 10, "subtype": 0}}: Binary of printable random bytes."""
     length = o.integer("length", 10, low=0)
@@ -246,7 +251,6 @@ def binary(ctx, o: Options):
     return lambda: Binary(draw().encode("ascii"), subtype)
 
 
-@builtin("integer", options=("min", "max"), aliases=("number", "numberInt"))
 def integer(ctx, o: Options):
     """{"$integer": {"min": -2**31, "max": 2**31}}: a whole number (inclusive bounds)."""
     low = o.integer("min", -INT32)
@@ -255,7 +259,6 @@ def integer(ctx, o: Options):
     return sampling.integers(ctx, low, high)
 
 
-@builtin("long", options=("min", "max"), aliases=("numberLong",))
 def long(ctx, o: Options):
     """{"$long": {"min": -2**53, "max": 2**53}}: an Int64."""
     low = o.integer("min", -JS_MAX_SAFE, low=INT64_MIN, high=INT64_MAX)
@@ -277,7 +280,6 @@ def decimal128(units: int, fixed: int) -> Decimal128:
     return Decimal128((high | (units >> 64), units & _LOW_64))
 
 
-@builtin("decimal", options=("min", "max", "fixed"), aliases=("numberDecimal",))
 def decimal(ctx, o: Options):
     """{"$decimal": {"min": 0, "max": 1000, "fixed": 2}}: a Decimal128 with `fixed` decimals at most."""
     fixed = o.integer("fixed", 2, low=0, high=34)
@@ -290,17 +292,14 @@ def decimal(ctx, o: Options):
     return lambda: decimal128(draw(), fixed)
 
 
-@builtin("minkey")
 def minkey(ctx, o: Options):
     return MinKey
 
 
-@builtin("maxkey")
 def maxkey(ctx, o: Options):
     return MaxKey
 
 
-@builtin("timestamp", options=("t", "i"))
 def timestamp(ctx, o: Options):
     """{"$timestamp": {"t": ..., "i": ...}}: a BSON Timestamp; random parts by default."""
     t = o.integer("t", None, low=0, high=UINT32_MAX)

@@ -2,8 +2,10 @@
 
 Each function is an operator "$name" (unless a built-in has the same name) and
 a mustache call {{chance.name({...})}}, with chance.js's option names, defaults
-and result types (e.g. $year is a string, $currency a {code, name} object).
-Dates are UTC. Word lists come from wordlists.py.
+and result types (e.g. $year is a string, $currency a {code, name} object);
+operators.CHANCE names them and lists their options. The functions at the end
+(pickone, pickset, ...) take positional arguments: mustache only
+(operators.CHANCE_HELPERS). Dates are UTC. Word lists come from wordlists.py.
 """
 from __future__ import annotations
 
@@ -13,10 +15,10 @@ from bisect import bisect_right
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
 
-from labkit.generate import sampling, wordlists as words_
+from labkit.generate import sampling
 from labkit.generate.jsformat import number_to_string
 from labkit.generate.options import Options, show
-from labkit.generate.registry import chance
+from labkit.generate.wordlists import CHANCE as WORDS
 
 MAX_INT = 2**53
 NUMBERS = "0123456789"
@@ -25,7 +27,6 @@ UPPER = LOWER.upper()
 SYMBOLS = "!@#$%^&*()[]"
 HEX_POOL = NUMBERS + "abcdef"
 UTC = timezone.utc
-MAX_DATE_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last date BSON tools print
 
 
 def lowered(o: Options, name: str, default: str, choices) -> str:
@@ -47,7 +48,6 @@ def constant(value):
 # -- basics --------------------------------------------------------------------
 
 
-@chance("bool", options=("likelihood",))
 def bool_(ctx, o: Options):
     return sampling.bools(ctx, o.number("likelihood", 50, low=0, high=100))
 
@@ -73,12 +73,10 @@ def char_pool(o: Options) -> str:
 CHARACTER_OPTIONS = ("pool", "alpha", "numeric", "symbols", "casing")
 
 
-@chance("character", options=CHARACTER_OPTIONS)
 def character(ctx, o: Options):
     return sampling.pick(ctx, char_pool(o))
 
 
-@chance("string", options=("length", "min", "max") + CHARACTER_OPTIONS)
 def string(ctx, o: Options):
     pool = char_pool(o)
     if "length" in o:
@@ -89,20 +87,17 @@ def string(ctx, o: Options):
     return lambda: "".join([char() for _ in range(length())])
 
 
-@chance("letter", options=("casing",))
 def letter(ctx, o: Options):
     casing = o.string("casing", "lower", choices=("lower", "upper"))
     return sampling.pick(ctx, UPPER if casing == "upper" else LOWER)
 
 
-@chance("integer", options=("min", "max"))
 def integer(ctx, o: Options):
     low, high = o.integer("min", -MAX_INT), o.integer("max", MAX_INT)
     o.bounds(low, high)
     return sampling.integers(ctx, low, high)
 
 
-@chance("natural", options=("min", "max", "numerals", "exclude"))
 def natural(ctx, o: Options):
     if "numerals" in o:
         numerals = o.integer("numerals", 1, low=1, high=300)
@@ -131,7 +126,6 @@ def natural(ctx, o: Options):
     return draw_excluding
 
 
-@chance("floating", options=("min", "max", "fixed"), aliases=("float", "double"))
 def floating(ctx, o: Options):
     fixed = o.integer("fixed", 4, low=0, high=20)
     limit = MAX_INT / 10**fixed
@@ -140,7 +134,6 @@ def floating(ctx, o: Options):
     return sampling.floats(ctx, low, high, fixed)
 
 
-@chance("normal", options=("mean", "dev", "pool"), aliases=("gauss",))
 def normal(ctx, o: Options):
     """A normally distributed number (Marsaglia polar method, as chance.js)."""
     mean, dev = o.number("mean", 0), o.number("dev", 1)
@@ -169,7 +162,6 @@ def normal(ctx, o: Options):
     return draw_from_pool
 
 
-@chance("hex", options=("min", "max", "casing"))
 def hex_(ctx, o: Options):
     low, high = o.integer("min", 0, low=0), o.integer("max", MAX_INT, low=0)
     o.bounds(low, high)
@@ -181,7 +173,6 @@ def hex_(ctx, o: Options):
 # -- text ------------------------------------------------------------------------
 
 
-@chance("syllable", options=("length", "capitalize"))
 def syllable(ctx, o: Options):
     capitalize = o.boolean("capitalize", False)
     if "length" in o:
@@ -200,7 +191,6 @@ def syllable(ctx, o: Options):
     return (lambda: draw().capitalize()) if capitalize else draw
 
 
-@chance("word", options=("syllables", "length", "capitalize"))
 def word(ctx, o: Options):
     if "syllables" in o and "length" in o:
         raise o.fail("length", "left out when 'syllables' is given (chance.js: cannot specify both)")
@@ -223,7 +213,6 @@ def sentence_sampler(ctx, count=None, punctuation="."):
     return draw
 
 
-@chance("sentence", options=("words", "punctuation"))
 def sentence(ctx, o: Options):
     count = o.integer("words", None, low=1)
     punctuation = o.get("punctuation", ".")
@@ -234,7 +223,6 @@ def sentence(ctx, o: Options):
     return sentence_sampler(ctx, count, punctuation)
 
 
-@chance("paragraph", options=("sentences", "linebreak"))
 def paragraph(ctx, o: Options):
     count = o.integer("sentences", None, low=1)
     separator = "\n" if o.boolean("linebreak", False) else " "
@@ -253,7 +241,6 @@ def age_range(o: Options) -> tuple[int, int]:
     return AGE_RANGES[kind]
 
 
-@chance("age", options=("type",))
 def age(ctx, o: Options):
     return sampling.integers(ctx, *age_range(o))
 
@@ -271,7 +258,6 @@ def shift_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-@chance("birthday", options=("type", "minAge", "maxAge", "string", "american"))
 def birthday(ctx, o: Options):
     today = now(ctx)
     as_string, american = o.boolean("string", False), o.boolean("american", True)
@@ -307,7 +293,7 @@ def _ms(moment: datetime) -> int:
 def calendar_dates(ctx, years, months=None, days=None, hours=None, minutes=None, seconds=None, milliseconds=None):
     """chance.date without min/max: each part drawn separately (days from chance's month table)."""
     month_draw = months or sampling.integers(ctx, 0, 11)
-    day_in = [sampling.integers(ctx, 1, m[3]) for m in words_.CHANCE_MONTHS]
+    day_in = [sampling.integers(ctx, 1, m[3]) for m in WORDS["months"]]
     hours = hours or sampling.integers(ctx, 0, 23)
     minutes = minutes or sampling.integers(ctx, 0, 59)
     seconds = seconds or sampling.integers(ctx, 0, 59)
@@ -330,7 +316,7 @@ LAST_NATIONALITIES = ("en", "it", "nl", "uk", "de", "jp", "es", "fr")
 
 
 def first_sampler(ctx, gender: str | None, nationality: str):
-    names = {g: sampling.pick(ctx, words_.CHANCE_FIRST_NAMES[g][nationality]) for g in GENDERS}
+    names = {g: sampling.pick(ctx, WORDS["first_names"][g][nationality]) for g in GENDERS}
     if gender is not None:
         return names[gender]
     male, female, random = names["male"], names["female"], ctx.random
@@ -339,17 +325,15 @@ def first_sampler(ctx, gender: str | None, nationality: str):
 
 def last_sampler(ctx, nationality: str):
     if nationality == "*":
-        return sampling.pick(ctx, [name for names in words_.CHANCE_LAST_NAMES.values() for name in names])
-    return sampling.pick(ctx, words_.CHANCE_LAST_NAMES[nationality])
+        return sampling.pick(ctx, [name for names in WORDS["last_names"].values() for name in names])
+    return sampling.pick(ctx, WORDS["last_names"][nationality])
 
 
-@chance("first", options=("gender", "nationality"))
 def first(ctx, o: Options):
     gender = lowered(o, "gender", None, GENDERS) if "gender" in o else None
     return first_sampler(ctx, gender, lowered(o, "nationality", "en", FIRST_NATIONALITIES))
 
 
-@chance("last", options=("nationality",))
 def last(ctx, o: Options):
     return last_sampler(ctx, lowered(o, "nationality", "*", LAST_NATIONALITIES + ("*",)))
 
@@ -370,18 +354,15 @@ def prefix_sampler(ctx, gender: str, full: bool):
     return sampling.pick(ctx, [name if full else short for name, short in PREFIXES[gender]])
 
 
-@chance("prefix", options=("gender", "full"))
 def prefix(ctx, o: Options):
     return prefix_sampler(ctx, lowered(o, "gender", "all", ("all",) + GENDERS), o.boolean("full", False))
 
 
-@chance("suffix", options=("full",))
 def suffix(ctx, o: Options):
     full = o.boolean("full", False)
     return sampling.pick(ctx, [name if full else short for name, short in SUFFIXES])
 
 
-@chance("name", options=("middle", "middle_initial", "prefix", "suffix", "gender", "nationality", "full"))
 def name(ctx, o: Options):
     """First and last name of one gender and nationality, as chance.name (last names: nationality 'en')."""
     nationality = lowered(o, "nationality", "en", FIRST_NATIONALITIES)
@@ -418,13 +399,11 @@ def name(ctx, o: Options):
     return draw
 
 
-@chance("gender", options=("extraGenders",))
 def gender(ctx, o: Options):
     extra = o.array("extraGenders", [])
     return sampling.pick(ctx, ["Male", "Female"] + extra)
 
 
-@chance("ssn", options=("ssnFour", "dashes"))
 def ssn(ctx, o: Options):
     if o.boolean("ssnFour", False):
         return sampling.strings(ctx, "1234567890", 4)
@@ -433,18 +412,16 @@ def ssn(ctx, o: Options):
     return lambda: three() + dash + two() + dash + four()
 
 
-@chance("profession", options=("rank",))
 def profession(ctx, o: Options):
-    job = sampling.pick(ctx, words_.CHANCE_PROFESSIONS)
+    job = sampling.pick(ctx, WORDS["professions"])
     if not o.boolean("rank", False):
         return job
     rank = sampling.pick(ctx, ("Apprentice ", "Junior ", "Senior ", "Lead "))
     return lambda: rank() + job()
 
 
-@chance("company")
 def company(ctx, o: Options):
-    return sampling.pick(ctx, words_.CHANCE_COMPANIES)
+    return sampling.pick(ctx, WORDS["companies"])
 
 
 # -- web -------------------------------------------------------------------------
@@ -454,16 +431,14 @@ def domain_sampler(ctx, tld: str | None = None):
     word = sampling.words(ctx)
     if tld is not None:
         return lambda: word() + "." + tld
-    tlds = sampling.pick(ctx, words_.CHANCE_TLDS)
+    tlds = sampling.pick(ctx, WORDS["tlds"])
     return lambda: word() + "." + tlds()
 
 
-@chance("tld")
 def tld(ctx, o: Options):
-    return sampling.pick(ctx, words_.CHANCE_TLDS)
+    return sampling.pick(ctx, WORDS["tlds"])
 
 
-@chance("domain", options=("tld",))
 def domain(ctx, o: Options):
     return domain_sampler(ctx, o.string("tld", None))
 
@@ -477,12 +452,10 @@ def email_sampler(ctx, length=None, domain=None):
     return lambda: local() + "@" + domains()
 
 
-@chance("email", options=("length", "domain"))
 def email(ctx, o: Options):
     return email_sampler(ctx, o.integer("length", None, low=1), o.string("domain", None))
 
 
-@chance("url", options=("protocol", "domain", "domain_prefix", "path", "extensions", "tld"))
 def url(ctx, o: Options):
     protocol = o.string("protocol", "http")
     domain_of = constant(o.string("domain", "")) if "domain" in o else domain_sampler(ctx, o.string("tld", None))
@@ -500,43 +473,36 @@ def url(ctx, o: Options):
     return draw
 
 
-@chance("ip")
 def ip(ctx, o: Options):
     outer, inner = sampling.integers(ctx, 1, 254), sampling.integers(ctx, 0, 255)
     return lambda: f"{outer()}.{inner()}.{inner()}.{outer()}"
 
 
-@chance("ipv6")
 def ipv6(ctx, o: Options):
     group = sampling.strings(ctx, HEX_POOL, 4)
     return lambda: ":".join([group() for _ in range(8)])
 
 
-@chance("twitter")
 def twitter(ctx, o: Options):
     word = sampling.words(ctx)
     return lambda: "@" + word()
 
 
-@chance("hashtag")
 def hashtag(ctx, o: Options):
     word = sampling.words(ctx)
     return lambda: "#" + word()
 
 
-@chance("mac", options=("delimiter",))
 def mac(ctx, o: Options):
     delimiter = o.string("delimiter", ":")
     byte = sampling.strings(ctx, HEX_POOL, 2)
     return lambda: delimiter.join([byte() for _ in range(6)])
 
 
-@chance("port")
 def port(ctx, o: Options):
     return sampling.integers(ctx, 0, 65535)
 
 
-@chance("guid", options=("version",))
 def guid(ctx, o: Options):
     version = o.get("version", 5)
     version = number_to_string(version) if isinstance(version, (int, float)) else str(version)
@@ -545,7 +511,6 @@ def guid(ctx, o: Options):
     return lambda: f"{hex8()}-{hex4()}-{version}{hex3()}-{variant()}{hex3()}-{hex12()}"
 
 
-@chance("hash", options=("length", "casing"))
 def hash_(ctx, o: Options):
     pool = HEX_POOL.upper() if o.string("casing", "lower", choices=("lower", "upper")) == "upper" else HEX_POOL
     return sampling.strings(ctx, pool, o.integer("length", 40, low=0))
@@ -559,7 +524,6 @@ AVATAR_OPTIONS = {
 }
 
 
-@chance("avatar", options=("protocol", "email", "fileExtension", "size", "fallback", "rating"))
 def avatar(ctx, o: Options):
     """A Gravatar URL for an email address (random by default), as chance.avatar."""
     chosen = {key: o.string(key, "", choices=("",) + allowed) for key, allowed in AVATAR_OPTIONS.items()}
@@ -578,11 +542,6 @@ def avatar(ctx, o: Options):
 COLOR_FORMATS = ("hex", "shorthex", "rgb", "rgba", "0x", "name")
 
 
-@chance(
-    "color",
-    options=("format", "grayscale", "casing", "min", "max", "min_red", "max_red", "min_green", "max_green",
-             "min_blue", "max_blue", "min_alpha", "max_alpha"),
-)
 def color(ctx, o: Options):
     formats = (o.string("format", None, choices=COLOR_FORMATS),) if "format" in o else COLOR_FORMATS
     gray = o.boolean("grayscale", False)
@@ -599,7 +558,7 @@ def color(ctx, o: Options):
     gray_nibble = sampling.integers(ctx, 0, 15)
     levels = {c: sampling.integers(ctx, lo, hi) for c, (lo, hi) in channel.items()}
     nibbles = {c: sampling.integers(ctx, lo // 16, hi // 16) for c, (lo, hi) in channel.items()}
-    names = sampling.pick(ctx, words_.CHANCE_COLOR_NAMES)
+    names = sampling.pick(ctx, WORDS["color_names"])
     red, green, blue = levels["red"], levels["green"], levels["blue"]
 
     def hexstring(short: bool) -> str:
@@ -641,7 +600,7 @@ STREET_COUNTRIES = ("us", "it")
 
 def street_sampler(ctx, country="us", syllable_count=2, short_suffix=False):
     word = sampling.words(ctx, syllable_count=syllable_count, capitalize=True)
-    suffix = sampling.pick(ctx, [short if short_suffix else full for full, short in words_.CHANCE_STREET_SUFFIXES[country]])
+    suffix = sampling.pick(ctx, [short if short_suffix else full for full, short in WORDS["street_suffixes"][country]])
     if country == "it":
         return lambda: suffix() + " " + word()
     return lambda: word() + " " + suffix()
@@ -655,44 +614,39 @@ def street_options(o: Options) -> dict:
     )
 
 
-@chance("street", options=("country", "syllables", "short_suffix"))
 def street(ctx, o: Options):
     return street_sampler(ctx, **street_options(o))
 
 
-@chance("address", options=("country", "syllables", "short_suffix"))
 def address(ctx, o: Options):
     number, street_of = sampling.integers(ctx, 5, 2000), street_sampler(ctx, **street_options(o))
     return lambda: f"{number()} {street_of()}"
 
 
-@chance("city")
 def city(ctx, o: Options):
     return sampling.words(ctx, syllable_count=3, capitalize=True)
 
 
-@chance("state", options=("full", "country", "us_states_and_dc", "territories", "armed_forces"))
 def state(ctx, o: Options):
     full = o.boolean("full", False)
     country = lowered(o, "country", "us", ("us", "it", "mx", "uk"))
     if country == "uk":
-        return sampling.pick(ctx, words_.CHANCE_UK_COUNTIES)
+        return sampling.pick(ctx, WORDS["uk_counties"])
     if country in ("it", "mx"):
-        states = words_.CHANCE_COUNTRY_REGIONS[country]
+        states = WORDS["country_regions"][country]
     else:
         states = ()
         if o.boolean("us_states_and_dc", True):
-            states += words_.CHANCE_US_STATES_AND_DC
+            states += WORDS["us_states_and_dc"]
         if o.boolean("territories", False):
-            states += words_.CHANCE_TERRITORIES
+            states += WORDS["territories"]
         if o.boolean("armed_forces", False):
-            states += words_.CHANCE_ARMED_FORCES
+            states += WORDS["armed_forces"]
         if not states:
             raise o.fail("us_states_and_dc", "true unless territories or armed_forces is true (there is nothing to pick from)")
     return sampling.pick(ctx, [name if full else short for name, short in states])
 
 
-@chance("zip", options=("plusfour",))
 def zip_(ctx, o: Options):
     five = sampling.strings(ctx, NUMBERS, 5)
     if o.get("plusfour") is True:
@@ -701,26 +655,23 @@ def zip_(ctx, o: Options):
     return five
 
 
-@chance("postal")
 def postal(ctx, o: Options):
     district, digit, capital = sampling.pick(ctx, "XVTSRPNKLMHJGECBA"), sampling.pick(ctx, NUMBERS), sampling.pick(ctx, UPPER)
     return lambda: f"{district()}{digit()}{capital()} {digit()}{capital()}{digit()}"
 
 
-@chance("postcode")
 def postcode(ctx, o: Options):
-    area, digit, capital = sampling.pick(ctx, words_.CHANCE_POSTCODE_AREAS), sampling.pick(ctx, NUMBERS), sampling.pick(ctx, UPPER)
+    area, digit, capital = sampling.pick(ctx, WORDS["postcode_areas"]), sampling.pick(ctx, NUMBERS), sampling.pick(ctx, UPPER)
     random = ctx.random
     return lambda: f"{area()}{digit()}{capital() if random() < 0.5 else ''} {digit()}{capital()}{capital()}"
 
 
-@chance("country", options=("full", "raw"))
 def country(ctx, o: Options):
     if o.boolean("raw", False):
-        pick = sampling.pick(ctx, words_.CHANCE_COUNTRIES)
+        pick = sampling.pick(ctx, WORDS["countries"])
         return lambda: dict(zip(("name", "abbreviation"), pick()))
     full = o.boolean("full", False)
-    return sampling.pick(ctx, [name if full else short for name, short in words_.CHANCE_COUNTRIES])
+    return sampling.pick(ctx, [name if full else short for name, short in WORDS["countries"]])
 
 
 def degrees_sampler(ctx, o: Options, limit: int, minutes_max):
@@ -743,38 +694,32 @@ def degrees_sampler(ctx, o: Options, limit: int, minutes_max):
     return lambda: f"{degrees()}°{whole_minutes()}’{number_to_string(seconds())}”"
 
 
-@chance("latitude", options=("min", "max", "fixed", "format"))
 def latitude(ctx, o: Options):
     return degrees_sampler(ctx, o, 90, 59)
 
 
-@chance("longitude", options=("min", "max", "fixed", "format"))
 def longitude(ctx, o: Options):
     return degrees_sampler(ctx, o, 180, 59.9999)
 
 
-@chance("coordinates", options=("fixed",))
-def chance_coordinates(ctx, o: Options):
+def coordinates(ctx, o: Options):
     """chance.coordinates: the string "latitude, longitude" (the $coordinates built-in is an array)."""
     lat, lng = latitude(ctx, o), longitude(ctx, o)
     return lambda: f"{number_to_string(lat())}, {number_to_string(lng())}"
 
 
-@chance("altitude", options=("min", "max", "fixed"))
 def altitude(ctx, o: Options):
     low, high = o.number("min", 0), o.number("max", 8848)
     o.bounds(low, high)
     return sampling.floats(ctx, low, high, o.integer("fixed", 5, low=0, high=20))
 
 
-@chance("depth", options=("min", "max", "fixed"))
 def depth(ctx, o: Options):
     low, high = o.number("min", -10994), o.number("max", 0)
     o.bounds(low, high)
     return sampling.floats(ctx, low, high, o.integer("fixed", 5, low=0, high=20))
 
 
-@chance("geohash", options=("length",))
 def geohash(ctx, o: Options):
     return sampling.strings(ctx, "0123456789bcdefghjkmnpqrstuvwxyz", o.integer("length", 7, low=0))
 
@@ -787,7 +732,6 @@ def areacode_sampler(ctx, parens=True, example=False):
     return sampling.pick(ctx, [f"({code})" if parens else code for code in codes])
 
 
-@chance("areacode", options=("parens", "exampleNumber"))
 def areacode(ctx, o: Options):
     return areacode_sampler(ctx, o.boolean("parens", True), o.boolean("exampleNumber", False))
 
@@ -823,7 +767,6 @@ def _format_part(ctx, pattern: str, choices):
     return lambda: pattern.format(chosen())
 
 
-@chance("phone", options=("formatted", "country", "mobile", "exampleNumber", "parens"))
 def phone(ctx, o: Options):
     formatted = o.boolean("formatted", True)
     country_code = lowered(o, "country", "us", ("us", "uk", "fr", "za", "br"))
@@ -888,7 +831,6 @@ def _pairs(text: str):
 # -- time ------------------------------------------------------------------------
 
 
-@chance("year", options=("min", "max"))
 def year(ctx, o: Options):
     low = o.integer("min", now(ctx).year, low=0)
     high = o.integer("max", low + 100, low=0)
@@ -898,22 +840,20 @@ def year(ctx, o: Options):
 
 
 def month_record(index: int) -> dict:
-    name, short, numeric, days = words_.CHANCE_MONTHS[index]
+    name, short, numeric, days = WORDS["months"][index]
     return {"name": name, "short_name": short, "numeric": numeric, "days": days}
 
 
-@chance("month", options=("min", "max", "raw"))
 def month(ctx, o: Options):
     low, high = o.integer("min", 1, low=1, high=12), o.integer("max", 12, low=1, high=12)
     o.bounds(low, high)
     index = sampling.integers(ctx, low - 1, high - 1)
     if o.boolean("raw", False):
         return lambda: month_record(index())
-    names = [m[0] for m in words_.CHANCE_MONTHS]
+    names = [m[0] for m in WORDS["months"]]
     return lambda: names[index()]
 
 
-@chance("weekday", options=("weekday_only",))
 def weekday(ctx, o: Options):
     days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
     if not o.boolean("weekday_only", False):
@@ -921,7 +861,6 @@ def weekday(ctx, o: Options):
     return sampling.pick(ctx, days)
 
 
-@chance("hour", options=("twentyfour", "min", "max"))
 def hour(ctx, o: Options):
     twentyfour = o.boolean("twentyfour", False)
     top = 23 if twentyfour else 12
@@ -937,28 +876,23 @@ def minute_sampler(ctx, o: Options):
     return sampling.integers(ctx, low, high)
 
 
-@chance("minute", options=("min", "max"))
 def minute(ctx, o: Options):
     return minute_sampler(ctx, o)
 
 
-@chance("second", options=("min", "max"))
 def second(ctx, o: Options):
     return minute_sampler(ctx, o)
 
 
-@chance("millisecond")
 def millisecond(ctx, o: Options):
     return sampling.integers(ctx, 0, 999)
 
 
-@chance("ampm")
 def ampm(ctx, o: Options):
     return sampling.pick(ctx, ("am", "pm"))
 
 
-@chance("timestamp")
-def chance_timestamp(ctx, o: Options):
+def timestamp(ctx, o: Options):
     """chance.timestamp: seconds since the epoch, up to now (the $timestamp built-in is a BSON Timestamp)."""
     return sampling.integers(ctx, 1, ctx.now_ms() // 1000)
 
@@ -966,8 +900,7 @@ def chance_timestamp(ctx, o: Options):
 DATE_PARTS = ("year", "month", "day", "hour", "minute", "second", "millisecond")
 
 
-@chance("date", options=DATE_PARTS + ("min", "max", "string", "american"))
-def chance_date(ctx, o: Options):
+def date(ctx, o: Options):
     """chance.date: between min and max, else each part random (year: this year to +100). UTC."""
     as_string, american = o.boolean("string", False), o.boolean("american", True)
     if "min" in o or "max" in o:
@@ -993,9 +926,8 @@ def chance_date(ctx, o: Options):
     return draw
 
 
-@chance("hammertime", options=DATE_PARTS + ("min", "max"))
 def hammertime(ctx, o: Options):
-    draw = chance_date(ctx, o)
+    draw = date(ctx, o)
     return lambda: _ms(draw())
 
 
@@ -1020,27 +952,25 @@ def cc_type_record(entry) -> dict:
 
 def find_cc_type(o: Options, option: str):
     wanted = o.get(option)
-    for entry in words_.CHANCE_CC_TYPES:
+    for entry in WORDS["cc_types"]:
         if wanted in (entry[0], entry[1]):
             return entry
-    raise o.fail(option, "a card type name or short name, one of " + ", ".join(e[1] for e in words_.CHANCE_CC_TYPES))
+    raise o.fail(option, "a card type name or short name, one of " + ", ".join(e[1] for e in WORDS["cc_types"]))
 
 
-@chance("cc_type", options=("name", "raw"))
 def cc_type(ctx, o: Options):
     raw = o.boolean("raw", False)
     if "name" in o:
         entry = find_cc_type(o, "name")
         return (lambda: cc_type_record(entry)) if raw else constant(entry[0])
-    pick = sampling.pick(ctx, words_.CHANCE_CC_TYPES)
+    pick = sampling.pick(ctx, WORDS["cc_types"])
     if raw:
         return lambda: cc_type_record(pick())
-    return sampling.pick(ctx, [e[0] for e in words_.CHANCE_CC_TYPES])
+    return sampling.pick(ctx, [e[0] for e in WORDS["cc_types"]])
 
 
-@chance("cc", options=("type",))
 def cc(ctx, o: Options):
-    entries = [find_cc_type(o, "type")] if "type" in o else list(words_.CHANCE_CC_TYPES)
+    entries = [find_cc_type(o, "type")] if "type" in o else list(WORDS["cc_types"])
     makers = [(prefix, sampling.strings(ctx, NUMBERS, length - len(prefix) - 1)) for _, _, prefix, length in entries]
     pick = sampling.pick(ctx, makers)
 
@@ -1052,9 +982,8 @@ def cc(ctx, o: Options):
     return draw
 
 
-@chance("currency")
 def currency(ctx, o: Options):
-    pick = sampling.pick(ctx, words_.CHANCE_CURRENCY_TYPES)
+    pick = sampling.pick(ctx, WORDS["currency_types"])
     return lambda: dict(zip(("code", "name"), pick()))
 
 
@@ -1072,12 +1001,10 @@ def dollar_sampler(ctx, o: Options):
     return draw
 
 
-@chance("dollar", options=("min", "max"))
 def dollar(ctx, o: Options):
     return dollar_sampler(ctx, o)
 
 
-@chance("euro", options=("min", "max"))
 def euro(ctx, o: Options):
     """chance.euro: the dollar amount in en-US number format, then "€" ("1,234.5€")."""
     dollars = dollar_sampler(ctx, o)
@@ -1107,7 +1034,6 @@ def exp_parts(ctx):
     return draw, any_month, later_month, years
 
 
-@chance("exp", options=("raw",))
 def exp(ctx, o: Options):
     draw = exp_parts(ctx)[0]
     if o.boolean("raw", False):
@@ -1115,14 +1041,12 @@ def exp(ctx, o: Options):
     return lambda: "{1}/{0}".format(*draw())
 
 
-@chance("exp_month", options=("future",))
 def exp_month(ctx, o: Options):
     _, any_month, later_month, _ = exp_parts(ctx)
     draw = later_month if o.boolean("future", False) else any_month
     return lambda: f"{draw():02d}"
 
 
-@chance("exp_year")
 def exp_year(ctx, o: Options):
     years = exp_parts(ctx)[3]
     return lambda: str(years())
@@ -1131,32 +1055,29 @@ def exp_year(ctx, o: Options):
 # -- games -----------------------------------------------------------------------
 
 
-@chance("coin")
 def coin(ctx, o: Options):
     return sampling.pick(ctx, ("heads", "tails"))
 
 
-def _dice(sides: int):
-    def build(ctx, o: Options):
+def dice(sides: int):
+    """chance.d4, d6, ... d100: a roll of a die with ``sides`` sides."""
+
+    def roll(ctx, o: Options):
         return sampling.integers(ctx, 1, sides)
 
-    return build
+    return roll
 
 
-for _sides in (4, 6, 8, 10, 12, 20, 30, 100):
-    chance(f"d{_sides}")(_dice(_sides))
+# -- helpers with positional arguments (mustache only: {{chance.pickone(["a", "b"])}}) ---
 
 
-# -- helpers with positional arguments (mustache only: {{chance.pickone(["a", "b"])}}) --
-
-
-def _helper_pickone(ctx, args, fail):
+def pickone(ctx, args, fail):
     if len(args) != 1 or not isinstance(args[0], list) or not args[0]:
         raise fail("pickone(array) needs one non-empty array")
     return sampling.pick(ctx, args[0])
 
 
-def _helper_pickset(ctx, args, fail):
+def pickset(ctx, args, fail):
     if not 1 <= len(args) <= 2 or not isinstance(args[0], list):
         raise fail("pickset(array, count) needs an array and a count")
     count = args[1] if len(args) == 2 else 1
@@ -1175,13 +1096,13 @@ def _helper_pickset(ctx, args, fail):
     return draw
 
 
-def _helper_shuffle(ctx, args, fail):
+def shuffle(ctx, args, fail):
     if len(args) != 1 or not isinstance(args[0], list):
         raise fail("shuffle(array) needs one array")
-    return _helper_pickset(ctx, [args[0], len(args[0])], fail)
+    return pickset(ctx, [args[0], len(args[0])], fail)
 
 
-def _helper_weighted(ctx, args, fail):
+def weighted(ctx, args, fail):
     if (
         len(args) != 2
         or not isinstance(args[0], list)
@@ -1197,26 +1118,16 @@ def _helper_weighted(ctx, args, fail):
     return lambda: items[bisect_right(cumulative, random() * total)]
 
 
-def _helper_capitalize(ctx, args, fail):
+def capitalize(ctx, args, fail):
     if len(args) != 1 or not isinstance(args[0], str):
         raise fail("capitalize(text) needs one string")
     return constant(args[0][:1].upper() + args[0][1:])
 
 
-def _helper_pad(ctx, args, fail):
+def pad(ctx, args, fail):
     if not 2 <= len(args) <= 3 or not isinstance(args[1], int):
         raise fail("pad(number, width, pad) needs a number, a width and an optional pad string")
     text = args[0] if isinstance(args[0], str) else number_to_string(args[0])
-    pad = str(args[2]) if len(args) == 3 and args[2] else "0"
-    return constant(text if len(text) >= args[1] else pad * (args[1] - len(text)) + text)
+    filler = str(args[2]) if len(args) == 3 and args[2] else "0"
+    return constant(text if len(text) >= args[1] else filler * (args[1] - len(text)) + text)
 
-
-HELPERS = {
-    "pickone": _helper_pickone,
-    "pick": _helper_pickone,
-    "pickset": _helper_pickset,
-    "shuffle": _helper_shuffle,
-    "weighted": _helper_weighted,
-    "capitalize": _helper_capitalize,
-    "pad": _helper_pad,
-}

@@ -12,14 +12,11 @@ from datetime import datetime
 from typing import Callable, Iterator
 
 from labkit.errors import ConfigError, TemplateError
-from labkit.generate import mustache, registry
+from labkit.generate import mustache, operators
 from labkit.generate.context import Context
 from labkit.generate.options import Options, Where, check_names, show, suggest
 from labkit.generate.plan import MISSING, Plan
 from labkit.generate.syntax import Locator, parse
-
-# Importing the operator families registers them.
-from labkit.generate import builtins, chance, geo  # noqa: F401,E402  isort:skip
 
 
 class Compiler:
@@ -117,10 +114,10 @@ class Compiler:
         where = self.where(path)
         if name == "missing":
             return Plan.literal(MISSING)
-        op = registry.lookup(name)
+        op = operators.lookup(name)
         if op is None:
             raise where.error(
-                f"unknown operator ${name}" + suggest(name, registry.operator_names(), "$")
+                f"unknown operator ${name}" + suggest(name, operators.operator_names(), "$")
                 + "; operators are mgeneratejs's built-ins and chance.js functions",
                 at_key=not string_form,
             )
@@ -133,18 +130,18 @@ class Compiler:
             )
         check_names(name, op.options, options, where)
         if op.raw:
-            return op.build(self, options, where)
-        return self.call(op, options, where)
+            return op.fn(self, options, where)
+        return self.call(operators.ALIASES.get(name, name), op, options, where)
 
-    def call(self, op: registry.Operator, options: dict, where: Where) -> Plan:
-        """An ordinary operator: options are evaluated, then handed to its builder."""
+    def call(self, name: str, op: operators.Operator, options: dict, where: Where) -> Plan:
+        """An ordinary operator (``name`` without alias): options are evaluated, then handed to its function."""
         plans = {key: self.value(value, where.path + (key,)) for key, value in options.items()}
         if all(plan.const for plan in plans.values()):
             values = {key: plan.value for key, plan in plans.items() if plan.value is not MISSING}
-            return Plan(op.build(self.ctx, Options(op.name, values, where)), optional=op.missing)
+            return Plan(op.fn(self.ctx, Options(name, values, where)), optional=op.missing)
         # Some option is itself an operator: evaluate the options and build the
         # sampler for every document (slower, but rare).
-        ctx, build, name, items = self.ctx, op.build, op.name, tuple(plans.items())
+        ctx, build, items = self.ctx, op.fn, tuple(plans.items())
 
         def fn():
             values = {}

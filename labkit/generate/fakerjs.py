@@ -1,38 +1,23 @@
 """faker.js methods for mustache strings: "{{faker.name.firstName()}}".
 
 mgeneratejs 0.6 exposes faker@3.1.0 inside {{ }}. labkit implements the
-commonly used methods with faker's English word lists and argument order.
-Each entry takes (ctx, positional literal arguments, fail) and returns a
-sampler; arguments are checked when the template is compiled.
+commonly used methods with faker's English word lists and argument order;
+operators.FAKER names them ("name.firstName" -> first_name). Each method takes
+(ctx, its positional literal arguments padded with None to its arity, fail)
+and returns a sampler; arguments are checked when the template is compiled.
 """
 from __future__ import annotations
 
 import math
 
-from labkit.generate import sampling, wordlists as w
+from labkit.generate import sampling
 from labkit.generate.options import parse_date, show
-
-FUNCTIONS: dict[tuple[str, str], object] = {}
-
-
-def faker(namespace: str, name: str, arity: int = 0):
-    """Register faker.namespace.name, accepting at most ``arity`` arguments."""
-
-    def register(build):
-        def checked(ctx, args, fail):
-            if len(args) > arity:
-                raise fail(f"faker.{namespace}.{name} takes at most {arity} argument(s), got {len(args)}")
-            return build(ctx, list(args) + [None] * (arity - len(args)), fail)
-
-        FUNCTIONS[(namespace, name)] = checked
-        return build
-
-    return register
+from labkit.generate.wordlists import FAKER as WORDS
 
 
-def simple(namespace: str, name: str, items) -> None:
-    """faker.namespace.name() picks one of ``items``."""
-    faker(namespace, name)(lambda ctx, args, fail: sampling.pick(ctx, items))
+def one_of(items):
+    """A method that picks one of ``items`` (the word-list methods, like faker.name.firstName)."""
+    return lambda ctx, args, fail: sampling.pick(ctx, items)
 
 
 def digits(ctx, pattern: str):
@@ -73,19 +58,19 @@ def _count(value, default, fail, what: str) -> int | None:
 
 # -- name ------------------------------------------------------------------------
 
-for _name, _items in {
-    "firstName": w.FAKER_FIRST_NAMES, "lastName": w.FAKER_LAST_NAMES, "prefix": w.FAKER_NAME_PREFIXES,
-    "suffix": w.FAKER_NAME_SUFFIXES, "jobDescriptor": w.FAKER_TITLE_DESCRIPTORS, "jobArea": w.FAKER_TITLE_LEVELS,
-    "jobType": w.FAKER_TITLE_JOBS,
-}.items():
-    simple("name", _name, _items)
+first_name = one_of(WORDS["first_names"])
+last_name = one_of(WORDS["last_names"])
+prefix = one_of(WORDS["name_prefixes"])
+suffix = one_of(WORDS["name_suffixes"])
+job_descriptor = one_of(WORDS["title_descriptors"])
+job_area = one_of(WORDS["title_levels"])
+job_type = one_of(WORDS["title_jobs"])
 
 
-@faker("name", "findName", 3)
 def find_name(ctx, args, fail):
-    first = sampling.pick(ctx, w.FAKER_FIRST_NAMES) if args[0] is None else sampling.pick(ctx, [_text(args[0], fail, "firstName")])
-    last = sampling.pick(ctx, w.FAKER_LAST_NAMES) if args[1] is None else sampling.pick(ctx, [_text(args[1], fail, "lastName")])
-    prefix, suffix = sampling.pick(ctx, w.FAKER_NAME_PREFIXES), sampling.pick(ctx, w.FAKER_NAME_SUFFIXES)
+    first = sampling.pick(ctx, WORDS["first_names"]) if args[0] is None else sampling.pick(ctx, [_text(args[0], fail, "firstName")])
+    last = sampling.pick(ctx, WORDS["last_names"]) if args[1] is None else sampling.pick(ctx, [_text(args[1], fail, "lastName")])
+    prefix, suffix = sampling.pick(ctx, WORDS["name_prefixes"]), sampling.pick(ctx, WORDS["name_suffixes"])
     form = sampling.integers(ctx, 0, 8)
 
     def draw():
@@ -104,30 +89,35 @@ def _three(ctx, *lists):
     return lambda: " ".join([p() for p in picks])
 
 
-faker("name", "title")(lambda ctx, a, f: _three(ctx, w.FAKER_TITLE_DESCRIPTORS, w.FAKER_TITLE_LEVELS, w.FAKER_TITLE_JOBS))
-faker("name", "jobTitle")(lambda ctx, a, f: _three(ctx, w.FAKER_TITLE_DESCRIPTORS, w.FAKER_TITLE_LEVELS, w.FAKER_TITLE_JOBS))
+def title(ctx, args, fail):
+    return _three(ctx, WORDS["title_descriptors"], WORDS["title_levels"], WORDS["title_jobs"])
+
+
+def job_title(ctx, args, fail):
+    return _three(ctx, WORDS["title_descriptors"], WORDS["title_levels"], WORDS["title_jobs"])
+
 
 # -- address ---------------------------------------------------------------------
 
-for _name, _items in {
-    "cityPrefix": w.FAKER_CITY_PREFIXES, "citySuffix": w.FAKER_CITY_SUFFIXES, "streetSuffix": w.FAKER_STREET_SUFFIXES,
-    "county": w.FAKER_COUNTIES, "country": w.FAKER_COUNTRIES, "countryCode": w.FAKER_COUNTRY_CODES,
-    "state": w.FAKER_STATES, "stateAbbr": w.FAKER_STATE_ABBRS,
-}.items():
-    simple("address", _name, _items)
+city_prefix = one_of(WORDS["city_prefixes"])
+city_suffix = one_of(WORDS["city_suffixes"])
+street_suffix = one_of(WORDS["street_suffixes"])
+county = one_of(WORDS["counties"])
+country = one_of(WORDS["countries"])
+country_code = one_of(WORDS["country_codes"])
+state = one_of(WORDS["states"])
+state_abbr = one_of(WORDS["state_abbrs"])
 
 
-@faker("address", "zipCode", 1)
 def zip_code(ctx, args, fail):
     if args[0] is not None:
         return digits(ctx, _text(args[0], fail, "format"))
-    return _call_picked(sampling.pick(ctx, [digits(ctx, f) for f in w.FAKER_POSTCODES]))
+    return _call_picked(sampling.pick(ctx, [digits(ctx, f) for f in WORDS["postcodes"]]))
 
 
-@faker("address", "city", 1)
 def city(ctx, args, fail):
-    prefix, suffix = sampling.pick(ctx, w.FAKER_CITY_PREFIXES), sampling.pick(ctx, w.FAKER_CITY_SUFFIXES)
-    first, last = sampling.pick(ctx, w.FAKER_FIRST_NAMES), sampling.pick(ctx, w.FAKER_LAST_NAMES)
+    prefix, suffix = sampling.pick(ctx, WORDS["city_prefixes"]), sampling.pick(ctx, WORDS["city_suffixes"])
+    first, last = sampling.pick(ctx, WORDS["first_names"]), sampling.pick(ctx, WORDS["last_names"])
     forms = (
         lambda: f"{prefix()} {first()}{suffix()}",
         lambda: f"{prefix()} {first()}",
@@ -138,22 +128,23 @@ def city(ctx, args, fail):
 
 
 def _street_name(ctx):
-    suffix = sampling.pick(ctx, w.FAKER_STREET_SUFFIXES)
-    name = sampling.pick(ctx, [sampling.pick(ctx, w.FAKER_LAST_NAMES), sampling.pick(ctx, w.FAKER_FIRST_NAMES)])
+    suffix = sampling.pick(ctx, WORDS["street_suffixes"])
+    name = sampling.pick(ctx, [sampling.pick(ctx, WORDS["last_names"]), sampling.pick(ctx, WORDS["first_names"])])
     return lambda: f"{name()()} {suffix()}"
 
 
-faker("address", "streetName")(lambda ctx, a, f: _street_name(ctx))
+def street_name(ctx, args, fail):
+    return _street_name(ctx)
 
 
 def _secondary(ctx):
     return _call_picked(sampling.pick(ctx, [digits(ctx, "Apt. ###"), digits(ctx, "Suite ###")]))
 
 
-faker("address", "secondaryAddress")(lambda ctx, a, f: _secondary(ctx))
+def secondary_address(ctx, args, fail):
+    return _secondary(ctx)
 
 
-@faker("address", "streetAddress", 1)
 def street_address(ctx, args, fail):
     number = _call_picked(sampling.pick(ctx, [digits(ctx, "#####"), digits(ctx, "####"), digits(ctx, "###")]))
     street, secondary = _street_name(ctx), _secondary(ctx)
@@ -167,25 +158,35 @@ def _degrees(ctx, span: int):
     return lambda: f"{units() / 10000.0 - span / 2:.4f}"
 
 
-faker("address", "latitude")(lambda ctx, a, f: _degrees(ctx, 180))
-faker("address", "longitude")(lambda ctx, a, f: _degrees(ctx, 360))
+def latitude(ctx, args, fail):
+    return _degrees(ctx, 180)
+
+
+def longitude(ctx, args, fail):
+    return _degrees(ctx, 360)
+
 
 # -- company ---------------------------------------------------------------------
 
-for _name, _items in {
-    "companySuffix": w.FAKER_COMPANY_SUFFIXES, "catchPhraseAdjective": w.FAKER_COMPANY_ADJECTIVES,
-    "catchPhraseDescriptor": w.FAKER_COMPANY_DESCRIPTORS, "catchPhraseNoun": w.FAKER_COMPANY_NOUNS,
-    "bsAdjective": w.FAKER_BS_ADJECTIVES, "bsBuzz": w.FAKER_BS_VERBS, "bsNoun": w.FAKER_BS_NOUNS,
-}.items():
-    simple("company", _name, _items)
-
-faker("company", "catchPhrase")(lambda ctx, a, f: _three(ctx, w.FAKER_COMPANY_ADJECTIVES, w.FAKER_COMPANY_DESCRIPTORS, w.FAKER_COMPANY_NOUNS))
-faker("company", "bs")(lambda ctx, a, f: _three(ctx, w.FAKER_BS_ADJECTIVES, w.FAKER_BS_VERBS, w.FAKER_BS_NOUNS))
+company_suffix = one_of(WORDS["company_suffixes"])
+catch_phrase_adjective = one_of(WORDS["company_adjectives"])
+catch_phrase_descriptor = one_of(WORDS["company_descriptors"])
+catch_phrase_noun = one_of(WORDS["company_nouns"])
+bs_adjective = one_of(WORDS["bs_adjectives"])
+bs_buzz = one_of(WORDS["bs_verbs"])
+bs_noun = one_of(WORDS["bs_nouns"])
 
 
-@faker("company", "companyName", 1)
+def catch_phrase(ctx, args, fail):
+    return _three(ctx, WORDS["company_adjectives"], WORDS["company_descriptors"], WORDS["company_nouns"])
+
+
+def bs(ctx, args, fail):
+    return _three(ctx, WORDS["bs_adjectives"], WORDS["bs_verbs"], WORDS["bs_nouns"])
+
+
 def company_name(ctx, args, fail):
-    last, suffix = sampling.pick(ctx, w.FAKER_LAST_NAMES), sampling.pick(ctx, w.FAKER_COMPANY_SUFFIXES)
+    last, suffix = sampling.pick(ctx, WORDS["last_names"]), sampling.pick(ctx, WORDS["company_suffixes"])
     forms = (
         lambda: f"{last()} {suffix()}",
         lambda: f"{last()} - {last()}",
@@ -196,13 +197,13 @@ def company_name(ctx, args, fail):
 
 # -- internet --------------------------------------------------------------------
 
-simple("internet", "domainSuffix", w.FAKER_DOMAIN_SUFFIXES)
-simple("internet", "protocol", ("http", "https"))
+domain_suffix = one_of(WORDS["domain_suffixes"])
+protocol = one_of(("http", "https"))
 
 
 def _user_name(ctx, first_name=None, last_name=None):
-    first = sampling.pick(ctx, w.FAKER_FIRST_NAMES if first_name is None else [first_name])
-    last = sampling.pick(ctx, w.FAKER_LAST_NAMES if last_name is None else [last_name])
+    first = sampling.pick(ctx, WORDS["first_names"] if first_name is None else [first_name])
+    last = sampling.pick(ctx, WORDS["last_names"] if last_name is None else [last_name])
     number, separator, form = sampling.integers(ctx, 0, 99), sampling.pick(ctx, "._"), sampling.integers(ctx, 0, 2)
 
     def draw():
@@ -218,53 +219,49 @@ def _user_name(ctx, first_name=None, last_name=None):
     return draw
 
 
-@faker("internet", "userName", 2)
 def user_name(ctx, args, fail):
     return _user_name(ctx, _text(args[0], fail, "firstName"), _text(args[1], fail, "lastName"))
 
 
-@faker("internet", "email", 3)
 def email(ctx, args, fail):
     user = _user_name(ctx, _text(args[0], fail, "firstName"), _text(args[1], fail, "lastName"))
-    provider = sampling.pick(ctx, w.FAKER_FREE_EMAILS if args[2] is None else [_text(args[2], fail, "provider")])
+    provider = sampling.pick(ctx, WORDS["free_emails"] if args[2] is None else [_text(args[2], fail, "provider")])
     return lambda: "".join(c for c in user().replace(" ", "-") if c.isalnum() or c in "_.-") + "@" + provider()
 
 
 def _domain_word(ctx):
-    first = sampling.pick(ctx, w.FAKER_FIRST_NAMES)
+    first = sampling.pick(ctx, WORDS["first_names"])
     return lambda: "".join(c for c in first() if c not in "\\~#&*{}/:<>?|\"'").lower()
 
 
-faker("internet", "domainWord")(lambda ctx, a, f: _domain_word(ctx))
+def domain_word(ctx, args, fail):
+    return _domain_word(ctx)
 
 
 def _domain_name(ctx):
-    word, suffix = _domain_word(ctx), sampling.pick(ctx, w.FAKER_DOMAIN_SUFFIXES)
+    word, suffix = _domain_word(ctx), sampling.pick(ctx, WORDS["domain_suffixes"])
     return lambda: f"{word()}.{suffix()}"
 
 
-faker("internet", "domainName")(lambda ctx, a, f: _domain_name(ctx))
+def domain_name(ctx, args, fail):
+    return _domain_name(ctx)
 
 
-@faker("internet", "url")
 def url(ctx, args, fail):
     protocol, domain = sampling.pick(ctx, ("http", "https")), _domain_name(ctx)
     return lambda: f"{protocol()}://{domain()}"
 
 
-@faker("internet", "ip")
 def ip(ctx, args, fail):
     part = sampling.integers(ctx, 0, 255)
     return lambda: f"{part()}.{part()}.{part()}.{part()}"
 
 
-@faker("internet", "mac")
 def mac(ctx, args, fail):
     pair = sampling.strings(ctx, "0123456789abcdef", 2)
     return lambda: ":".join([pair() for _ in range(6)])
 
 
-@faker("internet", "color", 3)
 def color(ctx, args, fail):
     bases = [0 if a is None else a for a in args]
     if not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bases):
@@ -275,11 +272,11 @@ def color(ctx, args, fail):
 
 # -- lorem -----------------------------------------------------------------------
 
-simple("lorem", "word", w.FAKER_LOREM_WORDS)
+word = one_of(WORDS["lorem_words"])
 
 
 def _words(ctx, count):
-    word = sampling.pick(ctx, w.FAKER_LOREM_WORDS)
+    word = sampling.pick(ctx, WORDS["lorem_words"])
     return lambda: " ".join([word() for _ in range(count())])
 
 
@@ -294,17 +291,21 @@ def _sentences(ctx, count=None, separator=" "):
     return lambda: separator.join([sentence() for _ in range(counts())])
 
 
-@faker("lorem", "words", 1)
 def lorem_words(ctx, args, fail):
     count = _count(args[0], 3, fail, "num")
     return _words(ctx, lambda: count)
 
 
-faker("lorem", "sentence", 2)(lambda ctx, a, f: _sentence(ctx, _count(a[0], None, f, "wordCount")))
-faker("lorem", "sentences", 2)(
-    lambda ctx, a, f: _sentences(ctx, _count(a[0], None, f, "sentenceCount"), _text(a[1], f, "separator") or " ")
-)
-faker("lorem", "lines", 1)(lambda ctx, a, f: _sentences(ctx, _count(a[0], None, f, "lineCount"), "\n"))
+def sentence(ctx, args, fail):
+    return _sentence(ctx, _count(args[0], None, fail, "wordCount"))
+
+
+def sentences(ctx, args, fail):
+    return _sentences(ctx, _count(args[0], None, fail, "sentenceCount"), _text(args[1], fail, "separator") or " ")
+
+
+def lines(ctx, args, fail):
+    return _sentences(ctx, _count(args[0], None, fail, "lineCount"), "\n")
 
 
 def _paragraph(ctx, count):
@@ -312,10 +313,10 @@ def _paragraph(ctx, count):
     return lambda: " ".join([sentence() for _ in range(count + extra())])
 
 
-faker("lorem", "paragraph", 1)(lambda ctx, a, f: _paragraph(ctx, _count(a[0], 3, f, "sentenceCount")))
+def paragraph(ctx, args, fail):
+    return _paragraph(ctx, _count(args[0], 3, fail, "sentenceCount"))
 
 
-@faker("lorem", "paragraphs", 2)
 def paragraphs(ctx, args, fail):
     count = _count(args[0], 3, fail, "paragraphCount")
     separator = _text(args[1], fail, "separator")
@@ -327,27 +328,24 @@ def paragraphs(ctx, args, fail):
 # -- phone -----------------------------------------------------------------------
 
 
-@faker("phone", "phoneNumber", 1)
 def phone_number(ctx, args, fail):
     if args[0] is not None:
         return digits(ctx, _text(args[0], fail, "format"))
-    return _call_picked(sampling.pick(ctx, [digits(ctx, f) for f in w.FAKER_PHONE_FORMATS]))
+    return _call_picked(sampling.pick(ctx, [digits(ctx, f) for f in WORDS["phone_formats"]]))
 
 
-@faker("phone", "phoneNumberFormat", 1)
 def phone_number_format(ctx, args, fail):
     index = _count(args[0], 0, fail, "phoneFormatsArrayIndex")
-    if index >= len(w.FAKER_PHONE_FORMATS):
-        raise fail(f"phoneFormatsArrayIndex must be below {len(w.FAKER_PHONE_FORMATS)}, got {index}")
-    return digits(ctx, w.FAKER_PHONE_FORMATS[index])
+    if index >= len(WORDS["phone_formats"]):
+        raise fail(f"phoneFormatsArrayIndex must be below {len(WORDS['phone_formats'])}, got {index}")
+    return digits(ctx, WORDS["phone_formats"][index])
 
 
-simple("phone", "phoneFormats", w.FAKER_PHONE_FORMATS)
+phone_formats = one_of(WORDS["phone_formats"])
 
 # -- random ----------------------------------------------------------------------
 
 
-@faker("random", "number", 1)
 def random_number(ctx, args, fail):
     """faker.random.number(max) or ({min, max, precision}); defaults 0, 99999, 1."""
     options = args[0]
@@ -372,19 +370,16 @@ def random_number(ctx, args, fail):
     return draw
 
 
-@faker("random", "boolean")
 def random_boolean(ctx, args, fail):
     return sampling.bools(ctx)
 
 
-@faker("random", "uuid")
 def random_uuid(ctx, args, fail):
     hexes = {n: sampling.strings(ctx, "0123456789abcdef", n) for n in (3, 4, 8, 12)}
     variant = sampling.pick(ctx, "89ab")
     return lambda: f"{hexes[8]()}-{hexes[4]()}-4{hexes[3]()}-{variant()}{hexes[3]()}-{hexes[12]()}"
 
 
-@faker("random", "arrayElement", 1)
 def array_element(ctx, args, fail):
     items = ["a", "b", "c"] if args[0] is None else args[0]
     if not isinstance(items, list) or not items:
@@ -392,29 +387,37 @@ def array_element(ctx, args, fail):
     return sampling.pick(ctx, items)
 
 
-simple("random", "alphaNumeric", "0123456789abcdefghijklmnopqrstuvwxyz")
+alpha_numeric = one_of("0123456789abcdefghijklmnopqrstuvwxyz")
 
 # -- commerce and finance --------------------------------------------------------
 
-for _name, _items in {
-    "color": w.FAKER_COMMERCE_COLORS, "department": w.FAKER_DEPARTMENTS,
-    "productAdjective": w.FAKER_PRODUCT_ADJECTIVES, "productMaterial": w.FAKER_PRODUCT_MATERIALS,
-    "product": w.FAKER_PRODUCTS,
-}.items():
-    simple("commerce", _name, _items)
-faker("commerce", "productName")(lambda ctx, a, f: _three(ctx, w.FAKER_PRODUCT_ADJECTIVES, w.FAKER_PRODUCT_MATERIALS, w.FAKER_PRODUCTS))
-simple("finance", "transactionType", w.FAKER_TRANSACTION_TYPES)
-faker("finance", "currencyCode")(lambda ctx, a, f: sampling.pick(ctx, [code for _, code in w.FAKER_CURRENCIES]))
-faker("finance", "currencyName")(lambda ctx, a, f: sampling.pick(ctx, [name for name, _ in w.FAKER_CURRENCIES]))
+commerce_color = one_of(WORDS["commerce_colors"])
+department = one_of(WORDS["departments"])
+product_adjective = one_of(WORDS["product_adjectives"])
+product_material = one_of(WORDS["product_materials"])
+product = one_of(WORDS["products"])
 
 
-@faker("finance", "accountName")
+def product_name(ctx, args, fail):
+    return _three(ctx, WORDS["product_adjectives"], WORDS["product_materials"], WORDS["products"])
+
+
+transaction_type = one_of(WORDS["transaction_types"])
+
+
+def currency_code(ctx, args, fail):
+    return sampling.pick(ctx, [code for _, code in WORDS["currencies"]])
+
+
+def currency_name(ctx, args, fail):
+    return sampling.pick(ctx, [name for name, _ in WORDS["currencies"]])
+
+
 def account_name(ctx, args, fail):
-    kind = sampling.pick(ctx, w.FAKER_ACCOUNT_TYPES)
+    kind = sampling.pick(ctx, WORDS["account_types"])
     return lambda: kind() + " Account"
 
 
-@faker("finance", "account", 1)
 def account(ctx, args, fail):
     return sampling.strings(ctx, "0123456789", _count(args[0], 8, fail, "length") or 8)
 
@@ -432,8 +435,13 @@ def _amount(ctx, args, fail, negative_is_zero: bool):
     return lambda: symbol + f"{draw():.{dec}f}"
 
 
-faker("finance", "amount", 4)(lambda ctx, a, f: _amount(ctx, a, f, False))
-faker("commerce", "price", 4)(lambda ctx, a, f: _amount(ctx, a, f, True))
+def amount(ctx, args, fail):
+    return _amount(ctx, args, fail, False)
+
+
+def price(ctx, args, fail):
+    return _amount(ctx, args, fail, True)
+
 
 # -- date ------------------------------------------------------------------------
 
@@ -457,12 +465,20 @@ def _offset_dates(ctx, args, fail, unit_ms: int, sign: int):
 
 
 YEAR_MS, DAY_MS = 365 * 24 * 3600 * 1000, 24 * 3600 * 1000
-faker("date", "past", 2)(lambda ctx, a, f: _offset_dates(ctx, a, f, YEAR_MS, -1))
-faker("date", "future", 2)(lambda ctx, a, f: _offset_dates(ctx, a, f, YEAR_MS, 1))
-faker("date", "recent", 1)(lambda ctx, a, f: _offset_dates(ctx, a + [None], f, DAY_MS, -1))
 
 
-@faker("date", "between", 2)
+def past(ctx, args, fail):
+    return _offset_dates(ctx, args, fail, YEAR_MS, -1)
+
+
+def future(ctx, args, fail):
+    return _offset_dates(ctx, args, fail, YEAR_MS, 1)
+
+
+def recent(ctx, args, fail):
+    return _offset_dates(ctx, args + [None], fail, DAY_MS, -1)
+
+
 def between(ctx, args, fail):
     low, high = parse_date(args[0]), parse_date(args[1])
     if low is None or high is None or low > high:
@@ -480,6 +496,6 @@ def _calendar_names(wide, abbr):
     return build
 
 
-faker("date", "month", 1)(_calendar_names(w.FAKER_MONTHS, w.FAKER_MONTHS_ABBR))
-faker("date", "weekday", 1)(_calendar_names(w.FAKER_WEEKDAYS, w.FAKER_WEEKDAYS_ABBR))
+month = _calendar_names(WORDS["months"], WORDS["months_abbr"])
+weekday = _calendar_names(WORDS["weekdays"], WORDS["weekdays_abbr"])
 

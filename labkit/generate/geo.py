@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from labkit.generate import sampling
 from labkit.generate.options import Options
-from labkit.generate.registry import builtin
 
 LIMIT_OPTIONS = ("long_lim", "lat_lim")
 GEOMETRY_TYPES = ("Point", "LineString", "Polygon")
@@ -21,13 +20,11 @@ def coordinates_sampler(ctx, o: Options):
     return lambda: [longitude(), latitude()]
 
 
-@builtin("coordinates", options=LIMIT_OPTIONS, aliases=("coord", "coordinate"))
 def coordinates(ctx, o: Options):
     """{"$coordinates": {"long_lim": [-180, 180], "lat_lim": [-90, 90]}}: [longitude, latitude]."""
     return coordinates_sampler(ctx, o)
 
 
-@builtin("point", options=LIMIT_OPTIONS)
 def point(ctx, o: Options):
     """A GeoJSON Point."""
     coordinate = coordinates_sampler(ctx, o)
@@ -40,7 +37,6 @@ def linestring_sampler(ctx, o: Options):
     return lambda: {"type": "LineString", "coordinates": [coordinate() for _ in locations]}
 
 
-@builtin("linestring", options=("locs",) + LIMIT_OPTIONS)
 def linestring(ctx, o: Options):
     """A GeoJSON LineString of `locs` locations (default 2)."""
     return linestring_sampler(ctx, o)
@@ -58,13 +54,11 @@ def polygon_sampler(ctx, o: Options):
     return draw
 
 
-@builtin("polygon", options=("corners",) + LIMIT_OPTIONS)
 def polygon(ctx, o: Options):
     """A GeoJSON Polygon with `corners` corners (default 3), closed."""
     return polygon_sampler(ctx, o)
 
 
-@builtin("geometries", options=("number", "types", "locs", "corners") + LIMIT_OPTIONS)
 def geometries(ctx, o: Options):
     """A GeoJSON GeometryCollection of `number` (default 3) shapes of the given `types`."""
     number = range(o.integer("number", 3, low=0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from labkit.generate import chance, fakerjs, registry
+from labkit.generate import operators
 from labkit.generate.jsformat import to_string
 from labkit.generate.options import Options, Where, check_names, show, suggest
 from labkit.generate.plan import Plan
@@ -59,28 +59,31 @@ def compile_call(expression: str, ctx, where: Where):
         if len(names) != 1:
             raise fail(f"chance.{'.'.join(names)} is not a chance.js function; " + _RULE)
         return _chance_call(names[0], args, ctx, where, fail)
-    if len(names) != 2 or tuple(names) not in fakerjs.FUNCTIONS:
-        known = [".".join(key) for key in fakerjs.FUNCTIONS]
+    method = operators.FAKER.get(".".join(names)) if len(names) == 2 else None
+    if method is None:
         raise fail(
             f"faker.{'.'.join(names)} is not one of the faker.js methods labkit knows"
-            + suggest(".".join(names), known, "faker.")
-            + " (see labkit.generate.fakerjs.FUNCTIONS)"
+            + suggest(".".join(names), operators.FAKER, "faker.")
+            + " (see labkit.generate.operators.FAKER)"
         )
-    return fakerjs.FUNCTIONS[tuple(names)](ctx, args, fail)
+    if len(args) > method.arity:
+        raise fail(f"faker.{'.'.join(names)} takes at most {method.arity} argument(s), got {len(args)}")
+    return method.fn(ctx, list(args) + [None] * (method.arity - len(args)), fail)
 
 
 def _chance_call(name: str, args: list, ctx, where: Where, fail):
-    if name in chance.HELPERS:
-        return chance.HELPERS[name](ctx, args, fail)
-    op = registry.CHANCE.get(name)
+    if name in operators.CHANCE_HELPERS:
+        return operators.CHANCE_HELPERS[name](ctx, args, fail)
+    op = operators.CHANCE.get(name)
     if op is None:
-        raise fail(f"chance.{name} is not a chance.js function labkit knows" + suggest(name, list(registry.CHANCE) + list(chance.HELPERS), "chance."))
+        known = list(operators.CHANCE) + list(operators.CHANCE_HELPERS)
+        raise fail(f"chance.{name} is not a chance.js function labkit knows" + suggest(name, known, "chance."))
     args = [arg for arg in args if arg is not None]
     if len(args) > 1 or (args and not isinstance(args[0], dict)):
         raise fail(f"chance.{name} takes one options object, like chance.{name}({{...}}), got {show(args)}")
     options = args[0] if args else {}
     check_names(name, op.options, options, where)
-    return op.build(ctx, Options(name, options, where))
+    return op.fn(ctx, Options(name, options, where))
 
 
 class _Arguments:

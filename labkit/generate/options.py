@@ -43,9 +43,7 @@ def suggest(name: str, known, prefix: str = "") -> str:
 
 
 def check_names(op: str, accepted, given, where: "Where") -> None:
-    """Raise for an option the operator does not know (None accepts anything)."""
-    if accepted is None:
-        return
+    """Raise for an option the operator does not know."""
     for key in given:
         if key not in accepted:
             listed = ", ".join(accepted) or "no options"

@@ -67,13 +67,22 @@ def fixed_units(ctx: Context, low, high, fixed: int):
 
 
 def floats(ctx: Context, low, high, fixed: int):
-    """Like chance.floating: a number in [low, high] with at most ``fixed`` decimals."""
+    """Like chance.floating: a number in [low, high] with at most ``fixed`` decimals.
+
+    A whole number is an int: JavaScript prints it without a decimal point, so
+    mongoimport stores mgeneratejs's value as an integer, not a double.
+    """
     draw = fixed_units(ctx, low, high, fixed)
     if fixed == 0:
-        return lambda: float(draw())
+        return draw
     scale = 10**fixed
-    # int / int is correctly rounded: the double nearest the decimal, as JS's parseFloat(toFixed()).
-    return lambda: draw() / scale
+
+    def number():
+        units = draw()
+        # int / int is correctly rounded: the double nearest the decimal, as JS's parseFloat(toFixed()).
+        return units / scale if units % scale else units // scale
+
+    return number
 
 
 def dates(ctx: Context, low_ms: int, high_ms: int):

@@ -59,6 +59,23 @@ def parse(text: str, source: str = "template") -> tuple[object, Locator]:
     return value, locator
 
 
+_INT64 = 2**63
+
+
+def _number(match: re.Match) -> int | float:
+    """A JSON number as mgeneratejs's output stores it: JavaScript has one number
+    type and prints a whole one without a decimal point (5.0 and 5e0 print 5), so
+    mongoimport stores it as an integer; beyond 64 bits it is a double."""
+    text = match.group()
+    if match.group(1) or match.group(2):
+        value = float(text)
+        if value.is_integer() and -_INT64 <= value < _INT64:
+            return int(value)
+        return value
+    value = int(text)
+    return value if -_INT64 <= value < _INT64 else float(value)
+
+
 class _Parser:
     def __init__(self, text: str, locator: Locator) -> None:
         self.text = text
@@ -100,10 +117,7 @@ class _Parser:
             return self.string(pos)
         number = _NUMBER.match(self.text, pos)
         if number:
-            text = number.group()
-            if number.group(1) or number.group(2):
-                return float(text), number.end()
-            return int(text), number.end()
+            return _number(number), number.end()
         for word, literal in _LITERALS:
             if self.text.startswith(word, pos):
                 return literal, pos + len(word)
