@@ -20,8 +20,9 @@ from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from labkit.errors import TransferError
-from labkit.transfer import ejson
+from labkit import ejson
 from labkit.transfer.common import Connection, logger, progress
+from labkit.transfer.query import parse_document
 
 EXPORT_TYPES = ("json", "csv")
 WRITE_EVERY_CHARS = 1 << 20  # batch writes: one write per ~1 MB of output
@@ -74,8 +75,8 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         raise TransferError("--jsonArray and --pretty only apply to JSON output.")
     if skip < 0 or limit < 0:
         raise TransferError("--skip and --limit must be 0 or more.")
-    filter_doc = ejson.parse_document(query, "query") or {}
-    sort_doc = ejson.parse_document(sort, "sort")
+    filter_doc = parse_document(query, "query") or {}
+    sort_doc = parse_document(sort, "sort")
     projection = {name: 1 for name in field_names} if field_names else None
 
     log = logger(quiet)
@@ -117,7 +118,7 @@ def _total(coll, filter_doc: dict, skip: int, limit: int) -> int | None:
 
 
 def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, bar) -> int:
-    dumps = ejson.dumps
+    write = ejson.writer(json_format, "export", pretty)
     count = 0
     pending: list[str] = []
     pending_chars = 0
@@ -126,7 +127,7 @@ def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, 
     if json_array:
         pending.append("[")
     for doc in cursor:
-        text = dumps(doc, json_format, pretty)
+        text = write(doc)
         if json_array or pretty:
             if count:
                 pending.append(separator)

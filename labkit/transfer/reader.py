@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Iterator
 
 from labkit.errors import TransferError
-from labkit.transfer.ejson import DECODER
+from labkit.ejson import DECODER
 
 CHUNK_CHARS = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
