@@ -16,7 +16,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import bson
 from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
 from pymongo.errors import PyMongoError
 
 from labkit.errors import TransferError
@@ -25,6 +27,7 @@ from labkit.transfer.common import Connection, logger, progress
 from labkit.transfer.query import parse_document
 
 EXPORT_TYPES = ("json", "csv")
+RAW_OPTIONS = ejson.CODEC_OPTIONS.with_options(document_class=RawBSONDocument)
 WRITE_EVERY_CHARS = 1 << 20  # batch writes: one write per ~1 MB of output
 EXPORT_BATCH_DOCS = 1000  # documents per getMore
 
@@ -87,7 +90,9 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
     try:
         conn.check()
         log(f"connected to: {conn.display}")
-        coll = conn.client[db].get_collection(collection, codec_options=ejson.CODEC_OPTIONS)
+        # Raw documents, decoded here: the driver would turn a document holding $ref and $id into a DBRef
+        # (and reorder its fields); those few are written from the raw bytes, in their stored order.
+        coll = conn.client[db].get_collection(collection, codec_options=RAW_OPTIONS)
         # Small batches: the driver decodes a whole batch at once (16 MB of BSON is ~150 MB of dicts).
         cursor = coll.find(filter_doc, projection, skip=skip, limit=limit, batch_size=EXPORT_BATCH_DOCS,
                            sort=list(sort_doc.items()) if sort_doc else None)
@@ -126,7 +131,7 @@ def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, 
     separator = ("," if json_array else "") + ("\n" if pretty else "")
     if json_array:
         pending.append("[")
-    for doc in cursor:
+    for doc in _documents(cursor):
         text = write(doc)
         if json_array or pretty:
             if count:
@@ -148,6 +153,14 @@ def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, 
     sink.write("".join(pending))
     bar.update(count - bar.n)
     return count
+
+
+def _documents(cursor):
+    """Dicts decoded from the cursor's raw documents; DBRef-shaped ones stay raw (a mapping in stored order)."""
+    decode, options = bson.decode, ejson.CODEC_OPTIONS
+    for raw_doc in cursor:
+        data = raw_doc.raw
+        yield raw_doc if b"$ref\x00" in data else decode(data, options)
 
 
 def _csv_value(value) -> str:
@@ -188,7 +201,7 @@ def _write_csv(cursor, sink, fields: list[str], header_line: bool, bar) -> int:
     if header_line:
         writer.writerow(fields)
     count = 0
-    for doc in cursor:
+    for doc in _documents(cursor):
         writer.writerow([_csv_value(_field_value(doc, name)) for name in fields])
         count += 1
         if buffer.tell() >= WRITE_EVERY_CHARS:
