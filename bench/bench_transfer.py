@@ -38,7 +38,8 @@ from pymongo import MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from labkit import deploy  # noqa: E402
-from labkit.transfer import ejson, export_collection, import_file  # noqa: E402
+from labkit import ejson  # noqa: E402
+from labkit.transfer import export_collection, import_file  # noqa: E402
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John", "Radia", "Linus"]
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Backus"]

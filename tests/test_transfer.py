@@ -107,7 +107,7 @@ OUT_OF_RANGE_DATES = {"date_after_9999": DatetimeMS(253402300800000 + 86_400_000
 
 @pytest.mark.parametrize("json_format", ["canonical", "relaxed"])
 def test_codec_round_trip_including_dates_outside_years_1_to_9999(json_format):
-    from labkit.transfer import ejson
+    from labkit import ejson
     from labkit.transfer.reader import JSONDocuments, TextSource, open_input
 
     doc = {**every_type(), **OUT_OF_RANGE_DATES}

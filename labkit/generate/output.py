@@ -12,7 +12,7 @@ from typing import TextIO
 
 from labkit.errors import ConfigError
 from labkit.generate.context import Context
-from labkit.generate.ejson import ENCODERS
+from labkit import ejson
 from labkit.generate.engine import Template, check_count, check_seed
 
 BATCH = 1000
@@ -35,8 +35,7 @@ def write_documents(
     with ``json_array``. ``progress`` shows a tqdm bar on stderr.
     """
     n = check_count(n)
-    encode = ENCODERS.get(json_format)
-    if encode is None:
+    if json_format not in ejson.JSON_FORMATS:
         raise ConfigError(f"--jsonFormat must be relaxed or canonical, got {json_format!r}")
     if isinstance(out, (str, Path)):
         with open(out, "w", encoding="utf-8") as stream:
@@ -44,6 +43,7 @@ def write_documents(
                 template, n, stream, seed=seed, now=now, json_array=json_array,
                 json_format=json_format, progress=progress,
             )
+    encode = ejson.writer(json_format, "generate")
     make = template.plan(Context(seed=check_seed(seed), now=now))
     bar = None
     if progress:

@@ -16,14 +16,18 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import bson
 from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
 from pymongo.errors import PyMongoError
 
 from labkit.errors import TransferError
-from labkit.transfer import ejson
+from labkit import ejson
 from labkit.transfer.common import Connection, logger, progress
+from labkit.transfer.query import parse_document
 
 EXPORT_TYPES = ("json", "csv")
+RAW_OPTIONS = ejson.CODEC_OPTIONS.with_options(document_class=RawBSONDocument)
 WRITE_EVERY_CHARS = 1 << 20  # batch writes: one write per ~1 MB of output
 EXPORT_BATCH_DOCS = 1000  # documents per getMore
 
@@ -74,8 +78,8 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         raise TransferError("--jsonArray and --pretty only apply to JSON output.")
     if skip < 0 or limit < 0:
         raise TransferError("--skip and --limit must be 0 or more.")
-    filter_doc = ejson.parse_document(query, "query") or {}
-    sort_doc = ejson.parse_document(sort, "sort")
+    filter_doc = parse_document(query, "query") or {}
+    sort_doc = parse_document(sort, "sort")
     projection = {name: 1 for name in field_names} if field_names else None
 
     log = logger(quiet)
@@ -86,7 +90,9 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
     try:
         conn.check()
         log(f"connected to: {conn.display}")
-        coll = conn.client[db].get_collection(collection, codec_options=ejson.CODEC_OPTIONS)
+        # Raw documents, decoded here: the driver would turn a document holding $ref and $id into a DBRef
+        # (and reorder its fields); those few are written from the raw bytes, in their stored order.
+        coll = conn.client[db].get_collection(collection, codec_options=RAW_OPTIONS)
         # Small batches: the driver decodes a whole batch at once (16 MB of BSON is ~150 MB of dicts).
         cursor = coll.find(filter_doc, projection, skip=skip, limit=limit, batch_size=EXPORT_BATCH_DOCS,
                            sort=list(sort_doc.items()) if sort_doc else None)
@@ -117,7 +123,7 @@ def _total(coll, filter_doc: dict, skip: int, limit: int) -> int | None:
 
 
 def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, bar) -> int:
-    dumps = ejson.dumps
+    write = ejson.writer(json_format, "export", pretty)
     count = 0
     pending: list[str] = []
     pending_chars = 0
@@ -125,8 +131,8 @@ def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, 
     separator = ("," if json_array else "") + ("\n" if pretty else "")
     if json_array:
         pending.append("[")
-    for doc in cursor:
-        text = dumps(doc, json_format, pretty)
+    for doc in _documents(cursor):
+        text = write(doc)
         if json_array or pretty:
             if count:
                 pending.append(separator)
@@ -147,6 +153,14 @@ def _write_json(cursor, sink, json_format: str, json_array: bool, pretty: bool, 
     sink.write("".join(pending))
     bar.update(count - bar.n)
     return count
+
+
+def _documents(cursor):
+    """Dicts decoded from the cursor's raw documents; DBRef-shaped ones stay raw (a mapping in stored order)."""
+    decode, options = bson.decode, ejson.CODEC_OPTIONS
+    for raw_doc in cursor:
+        data = raw_doc.raw
+        yield raw_doc if b"$ref\x00" in data else decode(data, options)
 
 
 def _csv_value(value) -> str:
@@ -187,7 +201,7 @@ def _write_csv(cursor, sink, fields: list[str], header_line: bool, bar) -> int:
     if header_line:
         writer.writerow(fields)
     count = 0
-    for doc in cursor:
+    for doc in _documents(cursor):
         writer.writerow([_csv_value(_field_value(doc, name)) for name in fields])
         count += 1
         if buffer.tell() >= WRITE_EVERY_CHARS:

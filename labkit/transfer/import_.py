@@ -42,7 +42,8 @@ from labkit.errors import TransferError
 from labkit.transfer.common import Connection, logger, progress
 from labkit.transfer.export import split_fields
 from labkit.transfer.pacing import BatchPacer
-from labkit.transfer.reader import DelimitedDocuments, JSONDocuments, MalformedInput, TextSource, open_input
+from labkit.transfer.reader import (DelimitedDocuments, JSONDocuments, MalformedInput, TextSource, open_input,
+                                    split_inline_fields, validate_field_names)
 
 MODES = ("insert", "upsert", "merge", "delete")
 INPUT_TYPES = ("json", "csv", "tsv")
@@ -115,6 +116,17 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     _validate(type, header_line, fields, mode, names, num_insertion_workers, batch_size, field_file, ignore_blanks)
     if field_file is not None:
         fields = read_field_file(field_file)
+    elif isinstance(fields, str):
+        fields = split_inline_fields(fields)  # as mongoimport: split on commas, spaces kept
+    elif fields is not None:
+        fields = list(fields)
+    if type != "json" and not header_line:
+        validate_field_names(fields)
+    if names:
+        try:
+            validate_field_names(names)
+        except TransferError as exc:
+            raise TransferError(f"invalid --upsertFields argument: {exc}") from None
     if names:
         mode = mode or "upsert"  # --upsertFields alone implies upsert
     mode = mode or "insert"
@@ -126,7 +138,18 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         num_insertion_workers = 1
     log = logger(quiet)
 
+    validate_namespace(db, collection)
     opened = open_input(file)
+    documents = None
+    if type != "json":
+        # The header is read and checked before connecting: a bad one stops the import with nothing written.
+        documents = DelimitedDocuments(TextSource(opened), type, fields, header_line, ignore_blanks)
+        try:
+            documents.read_header()
+        except TransferError:
+            if opened.close:
+                opened.stream.close()
+            raise
     conn = Connection(uri_or_client)
     report = ImportReport(db, collection, mode)
     started = time.monotonic()
@@ -137,11 +160,8 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         if drop:
             log(f"dropping: {db}.{collection}")
             coll.drop()
-        source = TextSource(opened)
-        if type == "json":
-            documents = JSONDocuments(source, json_array)
-        else:
-            documents = DelimitedDocuments(source, type, split_fields(fields), header_line, ignore_blanks)
+        if documents is None:
+            documents = JSONDocuments(TextSource(opened), json_array)
         pipeline = _Pipeline(coll, mode, names, maintain_insertion_order, stop_on_error, max(1, num_insertion_workers),
                              report, log, hello, conn.clean, BatchPacer(conn.client, db, collection,
                                                                         *_batch_limits(hello, batch_size),
@@ -158,6 +178,27 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
             opened.stream.close()
     log(report.closing_line())
     return report
+
+
+# util.InvalidDBChars and InvalidCollectionChars of mongo-tools
+_INVALID_DB_CHARS = '/\\. "\x00$'
+
+
+def validate_namespace(db: str, collection: str) -> None:
+    """The database and collection names mongoimport refuses before connecting, in its words."""
+    if len(db.encode()) > 63:
+        raise TransferError(f"invalid database name: db name `{db}` is longer than 63 characters")
+    for char in _INVALID_DB_CHARS:
+        if char in db:
+            raise TransferError(f"invalid database name: illegal character `{char}` found in db name `{db}`")
+    if collection.startswith("system."):
+        raise TransferError(f"invalid collection name: collection name `{collection}` is not allowed to begin "
+                            "with 'system.'")
+    if not collection:
+        raise TransferError("invalid collection name: collection name cannot be an empty string")
+    for char in "$\x00":
+        if char in collection:
+            raise TransferError(f"invalid collection name: illegal character `{char}` found in `{collection}`")
 
 
 def _batch_limits(hello: dict, batch_size: int | None) -> tuple[int, int]:

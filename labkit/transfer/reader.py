@@ -9,7 +9,6 @@ the column and the text near it.
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import os
 import re
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Iterator
 
 from labkit.errors import TransferError
-from labkit.transfer.ejson import DECODER
+from labkit.ejson import DECODER
 
 CHUNK_CHARS = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -253,6 +252,64 @@ def auto_value(text: str):
     return text
 
 
+# --- field names (mongoimport/common.go: validateFields) ------------------------------------------
+
+
+def split_inline_fields(text: str) -> list[str]:
+    """--fields as mongoimport splits it: on commas outside parentheses, spaces kept as given."""
+    names, level, current = [], 0, []
+    for char in text:
+        if char == "(":
+            level += 1
+        elif char == ")" and level > 0:
+            level -= 1
+        if char == "," and level == 0:
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    names.append("".join(current))
+    return names
+
+
+def _first_leaf(value) -> str:
+    if isinstance(value, dict) and value:
+        key, child = next(iter(value.items()))
+        return "." + key + _first_leaf(child)
+    return ""
+
+
+def validate_field_names(names: list[str]) -> None:
+    """Refuse the field names mongoimport refuses (before anything is read or written), with its reason."""
+    for name in names:
+        if name.endswith("."):
+            raise TransferError(f"field `{name}` cannot end with a '.'")
+        if name.startswith("."):
+            raise TransferError(f"field `{name}` cannot start with a '.'")
+        if name.startswith("$"):
+            raise TransferError(f"field `{name}` cannot start with a '$'")
+        if ".." in name:
+            raise TransferError(f"field `{name}` cannot contain consecutive '.' characters")
+    tree: dict = {}
+    for name in names:
+        node, prefix = tree, ""
+        parts = name.split(".")
+        for index, part in enumerate(parts):
+            prefix = part if not prefix else f"{prefix}.{part}"
+            last = index == len(parts) - 1
+            existing = node.get(part)
+            if existing is not None and last:
+                if existing is True:
+                    raise TransferError(f"fields cannot be identical: `{name}` and `{name}`")
+                raise TransferError(f"fields `{prefix}{_first_leaf(existing)}` and `{name}` are incompatible")
+            if last:
+                node[part] = True
+            elif existing is True:
+                raise TransferError(f"fields `{prefix}` and `{name}` are incompatible")
+            else:
+                node = node.setdefault(part, {})
+
+
 def _set_path(doc: dict, field: str, value) -> None:
     parts = field.split(".")
     for part in parts[:-1]:
@@ -263,8 +320,152 @@ def _set_path(doc: dict, field: str, value) -> None:
     doc[parts[-1]] = value
 
 
+class CSVSyntaxError(Exception):
+    def __init__(self, line: int, column: int, reason: str):
+        super().__init__(f"line {line}, column {column}: {reason}")
+
+
+_BARE_QUOTE = 'bare " in non-quoted-field'
+_QUOTE = 'extraneous " in field'
+
+
+def _text_lines(source: TextSource) -> Iterator[str]:
+    """Lines ending at "\n" only ("\r\n" read as "\n", a lone "\r" kept), as Go's CSV reader reads them."""
+    rest = ""
+    while True:
+        chunk = source.read()
+        if not chunk:
+            if rest:
+                yield rest
+            return
+        parts = (rest + chunk).split("\n")
+        rest = parts.pop()
+        for part in parts:
+            yield (part[:-1] if part.endswith("\r") else part) + "\n"
+
+
+def csv_records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each record, as mongoimport's CSV reader (TrimLeadingSpace) reads them.
+
+    Unquoted fields lose leading and trailing white space, quoted ones keep theirs; a quote
+    inside an unquoted field, text after a closing quote, or an unclosed quote is an error
+    naming the line and column (0-based, in characters), in mongoimport's words."""
+    number = 0
+    lines = iter(lines)
+    for line in lines:
+        number += 1
+        if '"' not in line:
+            body = line[:-1] if line.endswith("\n") else line
+            if body:
+                yield number, [field.strip() for field in body.split(",")]
+            continue
+        first = number
+        fields, number = _quoted_record(line, lines, number)
+        if fields is not None:
+            yield first, fields
+
+
+def _quoted_record(line: str, lines: Iterator[str], number: int) -> tuple[list[str] | None, int]:
+    """Go's csv.Reader.parseRecord, character by character, for a record holding a quote."""
+    text, pos, column = line, 0, -1
+    fields: list[str] = []
+
+    def read():
+        nonlocal text, pos, column
+        if pos >= len(text):
+            return None
+        char = text[pos]
+        pos += 1
+        column += 1
+        return char
+
+    def more() -> bool:  # a quoted field goes on past the end of the line
+        nonlocal text, pos
+        nxt = next(lines, None)
+        if nxt is None:
+            return False
+        text, pos = nxt, 0
+        return True
+
+    while True:
+        field: list[str] = []
+        char = read()
+        while char is not None and char != "\n" and char.isspace():
+            char = read()
+        if char is None:
+            fields.append("")
+            return fields, number
+        if char == ",":
+            fields.append("")
+            continue
+        if char == "\n":
+            if column == 0:
+                return None, number  # an empty line: no record
+            fields.append("")
+            return fields, number
+        if char == '"':
+            while True:
+                char = read()
+                if char is None:
+                    raise CSVSyntaxError(number, column, _QUOTE)
+                if char == '"':
+                    char = read()
+                    if char is not None and char != "\n" and char.isspace():
+                        while char is not None and char != "\n" and char.isspace():
+                            char = read()
+                        if char == '"':
+                            raise CSVSyntaxError(number, column - 1, _QUOTE)
+                    if char is None or char == ",":
+                        break
+                    if char == "\n":
+                        fields.append("".join(field))
+                        return fields, number
+                    if char != '"':
+                        raise CSVSyntaxError(number, column - 1, _QUOTE)
+                    field.append('"')
+                elif char == "\n":
+                    field.append("\n")
+                    if not more():
+                        raise CSVSyntaxError(number, column, _QUOTE)
+                    number += 1
+                    column = -1
+                else:
+                    field.append(char)
+            fields.append("".join(field))
+            if char is None:
+                return fields, number
+            continue
+        spaces: list[str] = []
+        while True:
+            if char.isspace():
+                spaces.append(char)
+            else:
+                if spaces:
+                    field.extend(spaces)
+                    spaces = []
+                field.append(char)
+            char = read()
+            if char is None or char == ",":
+                break
+            if char == "\n":
+                fields.append("".join(field))
+                return fields, number
+            if char == '"':
+                raise CSVSyntaxError(number, column, _BARE_QUOTE)
+        fields.append("".join(field))
+        if char is None:
+            return fields, number
+
+
+def _tsv_records(source: TextSource) -> Iterator[tuple[int, list[str]]]:
+    for number, line in enumerate(_text_lines(source), 1):
+        body = line.rstrip("\r\n")
+        if body:  # mongoimport would store {first_field: ""} for a blank line: skipped, see README
+            yield number, body.split("\t")
+
+
 class DelimitedDocuments:
-    """CSV or TSV rows as documents (field names from --fields or the header line)."""
+    """CSV or TSV rows as documents (field names from --fields or the header line), as mongoimport reads them."""
 
     def __init__(self, source: TextSource, kind: str, fields: list[str] | None, header_line: bool,
                  ignore_blanks: bool = False):
@@ -274,35 +475,50 @@ class DelimitedDocuments:
         self.header_line = header_line
         self.ignore_blanks = ignore_blanks  # --ignoreBlanks: an empty value adds no field
         self.count = 0
+        self._records = csv_records(_text_lines(source)) if kind == "csv" else _tsv_records(source)
+        if fields is not None:
+            validate_field_names(fields)
 
-    def _rows(self) -> Iterator[tuple[int, list[str]]]:
-        if self.kind == "csv":
-            reader = csv.reader(self.source.lines(), strict=True)
-            try:
-                for row in reader:
-                    yield reader.line_num, row
-            except csv.Error as exc:
-                raise MalformedInput(f"error reading CSV line {reader.line_num}: {exc}") from None
-        else:
-            for number, line in enumerate(self.source.lines(), 1):
-                yield number, line.rstrip("\r\n").split("\t")
+    def _next_record(self):
+        try:
+            return next(self._records, None)
+        except CSVSyntaxError as exc:
+            raise MalformedInput(f"read error on entry #{self.count + 1}: {exc}") from None
+
+    def read_header(self) -> list[str]:
+        """--headerline: read and check the field names now (an empty input is an error, as in mongoimport)."""
+        if self.fields is None:
+            record = self._next_record()
+            if record is None:
+                raise MalformedInput(f"EOF: {self.source.opened.name} is empty, so it has no header line "
+                                     "with the field names (--headerline)")
+            self.fields = record[1]
+            validate_field_names(self.fields)
+        return self.fields
 
     def __iter__(self) -> Iterator[dict]:
-        fields = self.fields
-        for line, row in self._rows():
-            if fields is None:
-                fields = [name.strip() for name in row]
-                if not all(fields):
-                    raise MalformedInput(f"the header line (line {line}) has an empty field name: {row!r}")
-                continue
-            if not row or row == [""]:
-                continue  # blank line
+        fields = self.read_header()
+        names = set(fields)
+        while True:
+            record = self._next_record()
+            if record is None:
+                return
+            line, row = record
             doc: dict = {}
             for index, text in enumerate(row):
                 if self.ignore_blanks and text == "":
                     continue
-                name = fields[index] if index < len(fields) else f"field{index}"
-                _set_path(doc, name, auto_value(text))
+                if index < len(fields):
+                    name = fields[index]
+                else:
+                    name = f"field{index}"
+                    if name in names:
+                        raise MalformedInput(f"duplicate field name - on {name} - for token #{index + 1} "
+                                             f"(`{text}`) in document #{self.count + 1} (line {line})")
+                value = auto_value(text)
+                if "." in name:
+                    _set_path(doc, name, value)
+                else:
+                    doc[name] = value
             self.count += 1
             yield doc
-
