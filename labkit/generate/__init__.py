@@ -13,8 +13,8 @@ Modules: syntax (parser), engine (compiler), operators (the index of every
 operator name and alias), builtins / geo / chance / fakerjs (the functions it
 names), wordlists (their word lists, package data made by
 scripts/make_wordlists.py), mustache ({{ }} strings), sampling (fast
-samplers), context (seeded random source and clock), ejson (encoder), output
-(writer), sources (finding templates).
+samplers), context (seeded random source and clock), output (writer, through
+labkit.ejson), sources (finding templates).
 
 Deliberate differences from mgeneratejs 0.6 (each one an mgeneratejs quirk):
 
@@ -54,10 +54,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator, TextIO
 
+from labkit import ejson
 from labkit.generate import engine, output
 from labkit.generate.engine import MISSING, Template
-from labkit.generate.ejson import canonical, relaxed
 from labkit.generate.sources import TEMPLATES_DIR, bundled_templates, read_template
+
+# One document as Extended JSON text, as `labkit generate` writes it.
+relaxed, canonical = ejson.writer("relaxed", "generate"), ejson.writer("canonical", "generate")
 
 __all__ = [
     "MISSING",
