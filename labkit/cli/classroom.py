@@ -7,6 +7,7 @@ import click
 
 from labkit.cli.common import echo_json, say
 from labkit.lab import classroom
+from labkit.workspace import DEFAULT_TOPIC
 
 folder_argument = click.argument("folder", required=False, metavar="[DIR]")
 
@@ -57,4 +58,27 @@ def cleanup(folder):
         click.echo(line)
 
 
-COMMANDS = [class_group]
+@click.command(name="nbgrader")
+@click.option("--out", "-o", "out", required=True, metavar="COURSE_DIR", help="The nbgrader course folder to write.")
+@click.option("--topic", default=DEFAULT_TOPIC, show_default=True, help="The lab topic.")
+def nbgrader_command(out, topic):
+    """Write a ready nbgrader course: the notebooks under source/TOPIC/ and nbgrader_config.py.
+
+    Every solution region becomes an nbgrader solution cell and every check
+    cell an autograded test cell worth its step's points. Then, in COURSE_DIR,
+    nbgrader's own commands work unchanged:
+
+    \b
+      nbgrader generate_assignment partial-recovery   # the learners' version
+      nbgrader autograde partial-recovery             # re-runs each submission on its own deployments
+
+    nbgrader comes with labkit's `instructor` extra: pip install 'labkit[instructor]'.
+    """
+    from labkit.lab.grading import write_course
+
+    for path in write_course(out, topic):
+        click.echo(f"wrote {path}")
+    click.echo(f"Next: cd {out} && nbgrader generate_assignment {topic}")
+
+
+COMMANDS = [class_group, nbgrader_command]
