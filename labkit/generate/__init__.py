@@ -37,9 +37,8 @@ Deliberate differences from mgeneratejs 0.6 (each one an mgeneratejs quirk):
   {"$date": {"$numberLong": ..}}, binaries as {"$binary": {"base64", "subType"}}
   and regular expressions as {"$regularExpression": ...}; mgeneratejs prints
   legacy shapes ({"$binary": .., "$type": ..}, {"$regex": ..}). Both import
-  alike. (Not deliberate, a defect of issue 14: until the shared Extended JSON
-  writer lands, relaxed mode prints an Int64 as a plain number, which an
-  import stores as int32 when it fits; mgeneratejs prints {"$numberLong": ..}.)
+  alike. Int64 values are written {"$numberLong": ".."} as mgeneratejs writes
+  them, so an import stores them as int64 even when they fit in 32 bits.
 - Random values come from Python's Mersenne Twister, not chance.js's, so
   values differ; with a seed they are reproducible (the clock is frozen at
   2025-01-01T00:00:00Z so that $now and ObjectIds repeat too).
