@@ -121,6 +121,21 @@ class Workspace:
         self.ensure_dir()
         write_json(self.state_file, state, indent=2, fsync=True)
 
+    @property
+    def busy_file(self) -> Path:
+        return self.path / ".busy"
+
+    @contextlib.contextmanager
+    def busy(self):
+        """Held while a restore or an import runs (shared: several may run): the idle stop waits for it."""
+        self.ensure_dir()
+        with open(os.open(self.busy_file, os.O_RDWR | os.O_CREAT, 0o600)) as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     @contextlib.contextmanager
     def edit(self):
         """``with ws.edit() as state:`` read, change and save the state under the lock."""
@@ -264,6 +279,9 @@ class Workspace:
             if not state.get("up") and not purge:
                 raise WorkspaceError(f"The lab workspace {self.path} is not up: nothing to stop. Start it with labkit up.")
             for name, record in sorted(state.get("processes", {}).items(), key=lambda kv: kv[1].get("stop_rank", 50)):
+                if record.get("pid") == os.getpid():  # the idle watchdog stopping the lab: it ends by itself
+                    record["pid"] = None
+                    continue
                 if procs.alive(record.get("pid"), record.get("marker")):
                     say(f"Stopping {name} (pid {record['pid']}) ...")
                     procs.terminate(record["pid"], record.get("marker"), timeout=record.get("stop_timeout", 15))

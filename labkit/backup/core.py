@@ -345,6 +345,10 @@ class Backup:
     def restore(self, to, namespaces=None, target: str = "temp", rename=None, *,
                 wait: float = CATCH_UP_WAIT_SECONDS, progress: bool = True) -> RestoreReport:
         """Rebuild the chosen namespaces on ``target`` as they were at ``to``; see the module doc."""
+        with self.ws.busy():  # an idle lab is never stopped in the middle of a restore
+            return self._restore(to, namespaces, target, rename, wait=wait, progress=progress)
+
+    def _restore(self, to, namespaces, target: str, rename, *, wait: float, progress: bool) -> RestoreReport:
         began = time.monotonic()
         state = self.archive.capture_state()  # raises "backup is not enabled"
         point = to if isinstance(to, RestorePoint) else parse_time(_time_text(to), self.ws.read().get("marks", {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from labkit.cli.common import echo_json, open_workspace, say, workspace_option
+from labkit.lab import idle
 from labkit.lab.status import lab_status
 
 
@@ -24,9 +25,15 @@ def up(workspace, main_uri, temp_uri):
     Prefer the LABKIT_MAIN_URI / LABKIT_TEMP_URI environment variables for
     URIs with passwords: labkit never stores a password, so other processes
     find it there.
+
+    A lab nobody used for LABKIT_IDLE_MINUTES (default 480, a class day; 0:
+    never) stops by itself, never during a restore or an import; labkit up
+    brings it back with its data, and the application with its last settings.
     """
+    idle.idle_minutes()  # a bad LABKIT_IDLE_MINUTES is refused before anything starts
     ws = open_workspace(workspace)
     ws.up(main_uri, temp_uri, progress=say)
+    idle.resume(ws, say)
     _print_status(lab_status(ws))
 
 
