@@ -52,6 +52,8 @@ def _fail(reason: str) -> None:
 @_connection_options
 @click.option("--collection", "-c", required=True, help="Collection to export.")
 @click.option("--query", "-q", metavar="JSON", help='Filter as Extended JSON, e.g. \'{"firstname": {"$exists": true}}\'.')
+@click.option("--queryFile", "query_file", metavar="FILE", help="Read the filter (Extended JSON) from this file.")
+@click.option("--assertExists", "assert_exists", is_flag=True, help="Fail if the collection does not exist.")
 @click.option("--fields", "-f", metavar="A,B", help="Fields to export (comma-separated; _id is always included in JSON). Required for CSV.")
 @click.option("--sort", metavar="JSON", help='Sort order as Extended JSON, e.g. \'{"_id": 1}\'.')
 @click.option("--skip", type=click.IntRange(min=0), default=0, help="Documents to skip.")
@@ -63,8 +65,8 @@ def _fail(reason: str) -> None:
 @click.option("--pretty", is_flag=True, help="Indent the JSON (tabs, as mongoexport).")
 @click.option("--noHeaderLine", "no_header_line", is_flag=True, help="CSV: no line of field names first.")
 @click.option("--out", "-o", metavar="FILE", help="Write here (atomically, owner-only) instead of stdout.")
-def export_command(uri, workspace, target, db, quiet, collection, query, fields, sort, skip, limit, type_, json_format,
-                   json_array, pretty, no_header_line, out):
+def export_command(uri, workspace, target, db, quiet, collection, query, query_file, assert_exists, fields, sort, skip,
+                   limit, type_, json_format, json_array, pretty, no_header_line, out):
     """Export a collection as Extended JSON (one document per line) or CSV, like mongoexport.
 
     \b
@@ -75,7 +77,8 @@ def export_command(uri, workspace, target, db, quiet, collection, query, fields,
     try:
         export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields, sort=sort,
                           skip=skip, limit=limit, type=type_, json_format=json_format, json_array=json_array,
-                          pretty=pretty, header_line=not no_header_line, out=out, quiet=quiet)
+                          pretty=pretty, header_line=not no_header_line, out=out, quiet=quiet, query_file=query_file,
+                          assert_exists=assert_exists)
     except LabkitError as exc:
         _fail(str(exc))
         raise SystemExit(1) from None

@@ -10,14 +10,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import math
 import os
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 
+from decimal import Decimal
+
 import bson
-from bson import ObjectId
+from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
 from pymongo.errors import PyMongoError
 
@@ -54,33 +59,71 @@ def split_fields(fields) -> list[str] | None:
     return names or None
 
 
+def export_fields(fields) -> list[str] | None:
+    """--fields as mongoexport splits it: on every comma, spaces kept exactly as given."""
+    if fields is None or fields == "":
+        return None
+    return fields.split(",") if isinstance(fields, str) else list(fields)
+
+
+def projection_for(fields: list[str]) -> dict:
+    """mongoexport's makeFieldSelector: a dotted field projects its whole top-level field (the value is
+    extracted here), except a positional "a.$", which the server applies."""
+    selector = {"_id": 1}
+    for name in fields:
+        dot = name.rfind(".")
+        if dot != -1 and name[dot + 1:] != "$":
+            name = name[: name.index(".")]
+        selector[name] = 1
+    return selector
+
+
+def read_query_file(path) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise TransferError(f"error reading --queryFile {path}: {exc.strerror or exc}") from None
+
+
 def export_collection(uri_or_client, db: str, collection: str, *, query=None, fields=None, sort=None, skip: int = 0,
                       limit: int = 0, type: str = "json", json_format: str = "relaxed", json_array: bool = False,
-                      pretty: bool = False, header_line: bool = True, out=None, quiet: bool = False) -> ExportReport:
+                      pretty: bool = False, header_line: bool = True, out=None, quiet: bool = False,
+                      query_file=None, assert_exists: bool = False) -> ExportReport:
     """Write the documents of ``db.collection`` (matching ``query``) as mongoexport does.
 
     ``out``: a path, a file object (text or binary), or None for stdout. ``query`` and ``sort``
     are Extended JSON text (``'{"_id": {"$oid": "..."}}'``) or dicts. ``fields`` is "a,b.c" or a
-    list; CSV needs it. Raises TransferError (nothing written to ``out`` when it is a path).
+    list; CSV needs it. ``query_file``: a file holding the query (--queryFile); ``assert_exists``:
+    fail when the collection does not exist (--assertExists). Raises TransferError (nothing
+    written to ``out`` when it is a path).
     """
     type = (type or "json").lower()
     if type not in EXPORT_TYPES:
-        raise TransferError(f"invalid output type '{type}': choose json or csv.")
+        raise TransferError(f"invalid output type '{type}', choose 'json' or 'csv'")
     json_format = (json_format or "relaxed").lower()
     if json_format not in ejson.JSON_FORMATS:
         raise TransferError(f"invalid --jsonFormat '{json_format}': choose relaxed or canonical.")
-    if not db or not collection:
-        raise TransferError("must specify a database (--db) and a collection (--collection) to export.")
-    field_names = split_fields(fields)
+    if not collection:
+        raise TransferError("must specify a collection")
+    if not db:
+        raise TransferError("must specify a database (--db)")
+    field_names = export_fields(fields)
     if type == "csv" and not field_names:
         raise TransferError("CSV mode requires a field list: give --fields a,b,c (the columns, in order).")
+    if query is not None and query_file is not None:
+        raise TransferError("either --query or --queryFile can be specified as a query option")
+    if query_file is not None:
+        query = read_query_file(query_file)
     if type == "csv" and (json_array or pretty):
         raise TransferError("--jsonArray and --pretty only apply to JSON output.")
     if skip < 0 or limit < 0:
         raise TransferError("--skip and --limit must be 0 or more.")
     filter_doc = parse_document(query, "query") or {}
     sort_doc = parse_document(sort, "sort")
-    projection = {name: 1 for name in field_names} if field_names else None
+    projection = projection_for(field_names) if field_names else None
+    # CSV columns: a positional "a.$" is the column "a" (the server has applied it).
+    columns = [name[:-2] if name.endswith(".$") else name for name in field_names or ()]
 
     log = logger(quiet)
     conn = Connection(uri_or_client)
@@ -90,6 +133,8 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
     try:
         conn.check()
         log(f"connected to: {conn.display}")
+        if assert_exists and collection not in conn.client[db].list_collection_names(filter={"name": collection}):
+            raise TransferError(f"collection `{collection}` does not exist")
         # Raw documents, decoded here: the driver would turn a document holding $ref and $id into a DBRef
         # (and reorder its fields); those few are written from the raw bytes, in their stored order.
         coll = conn.client[db].get_collection(collection, codec_options=RAW_OPTIONS)
@@ -99,7 +144,7 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         total = _total(coll, filter_doc, skip, limit)
         with _Output(out) as sink, progress(f"{db}.{collection}", quiet, total) as bar:
             if type == "csv":
-                report.count = _write_csv(cursor, sink, field_names, header_line, bar)
+                report.count = _write_csv(cursor, sink, columns, header_line, bar)
             else:
                 report.count = _write_json(cursor, sink, json_format, json_array, pretty, bar)
     except PyMongoError as exc:
@@ -163,34 +208,93 @@ def _documents(cursor):
         yield raw_doc if b"$ref\x00" in data else decode(data, options)
 
 
+def _go_float(value: float) -> str:
+    """A double as Go's fmt %v writes it (strconv 'g', shortest): 5.4, 2, 1e+06, 1.5e-05, NaN, +Inf."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    point = len(digits) + exponent  # digits before the decimal point
+    exp10 = point - 1
+    lead = "-" if sign else ""
+    if exp10 < -4 or exp10 >= 6:  # "if precision was the shortest possible, use precision 6" (strconv)
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{lead}{mantissa}e{'+' if exp10 >= 0 else '-'}{abs(exp10):02d}"
+    if point <= 0:
+        return f"{lead}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return lead + text + "0" * (point - len(text))
+    return f"{lead}{text[:point]}.{text[point:]}"
+
+
 def _csv_value(value) -> str:
-    """A cell as mongoexport writes it: strings as they are, documents and arrays as JSON."""
+    """A cell as mongoexport writes it (fmt %v of the legacy Extended JSON value; documents and
+    arrays as JSON)."""
     if value is None:
         return ""
-    if isinstance(value, str):
+    kind = value.__class__
+    if kind is str:
         return value
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, ObjectId):
+    if kind is int or kind is Int64:
+        return str(int(value))
+    if kind is float:
+        return _go_float(value)
+    if kind is ObjectId:
         return f"ObjectId({value})"
-    if isinstance(value, dt.datetime):
+    if kind is dt.datetime:
         value = value.astimezone(dt.timezone.utc) if value.tzinfo else value
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, float) else str(value)
+    if kind is DatetimeMS:
+        return ejson.dumps({"v": value})[5:-1]
+    if kind is Decimal128:
+        return str(value)
+    if kind is MinKey:
+        return "$MinKey"
+    if kind is MaxKey:
+        return "$MaxKey"
+    if kind is bytes:  # binary subtype 0 decodes as bytes
+        return value.hex().upper()
+    if kind is Binary:
+        data = bytes(value)[4:] if value.subtype == 2 else bytes(value)
+        return data.hex().upper()
+    if kind is Regex:
+        return f"/{value.pattern}/{value.flags if isinstance(value.flags, str) else _regex_flags(value)}"
+    if kind is Timestamp:
+        return f'{{ "$timestamp": {{ "t": {value.time}, "i": {value.inc} }} }}'
+    if kind is Code:
+        return str(value)
+    if kind is DBRef:
+        return f'{{ "$ref": "{value.collection}", "$id": {value.id}, "$db": "{value.database or ""}" }}'
     return ejson.dumps({"v": value})[5:-1]
 
 
+def _regex_flags(value: Regex) -> str:
+    return json.loads(ejson.dumps({"v": value}))["v"]["$regularExpression"]["options"]
+
+
 def _field_value(doc, path: str):
+    """mongoexport's extractFieldByName: follow a dotted path through documents and array indexes."""
     value = doc
     for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
+        if hasattr(value, "keys") and not isinstance(value, (str, bytes)):
+            if part not in value:
+                return None
+            value = value[part]
+        elif value.__class__ is list:
+            try:
+                index = int(part)
+            except ValueError:
+                return None
+            if index < 0 or index >= len(value):
+                return None
+            value = value[index]
         else:
-            return None
-        if value is None:
             return None
     return value
 
