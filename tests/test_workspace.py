@@ -13,7 +13,7 @@ import pytest
 from pymongo import WriteConcern
 
 from labkit import deploy, procs
-from labkit.errors import WorkspaceError
+from labkit.errors import DeploymentError, WorkspaceError
 from labkit.workspace import Workspace
 
 
@@ -222,3 +222,63 @@ def test_attached_workspace_follows_a_moved_deployment(fresh_lab):
     with fresh_lab.edit() as state:
         state["deployments"]["main"]["port"] = record["port"]
     assert attached.main.client.test.x.count_documents({}) == 1
+
+
+# --- damaged, missing and stale ------------------------------------------------------------------
+
+
+def test_damaged_state_is_named_and_down_purge_still_stops_everything(fresh_lab, labkit_cli):
+    pids = [r["pid"] for r in fresh_lab.read()["deployments"].values()]
+    fresh_lab.state_file.write_text('{"up": tru')  # a half-written file from another tool
+    w = ["--workspace", str(fresh_lab.path)]
+    for command in (["status"], ["up"], ["down"]):
+        result = labkit_cli(*command, *w)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "is damaged" in result.stderr and "labkit down --purge" in result.stderr, command
+        assert "Traceback" not in result.stderr
+    assert all(procs.alive(pid) for pid in pids)  # nothing was touched by a command that could not read it
+    result = labkit_cli("down", "--purge", *w)  # the way out the message gives must work
+    assert result.returncode == 0, result.stderr
+    for pid in pids:
+        _wait_dead(pid)
+    assert not fresh_lab.path.exists()
+
+
+def test_missing_server_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-venv" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(DeploymentError, match="secantusd-py is not installed.*--main-uri"):
+        ws.up()
+    assert not ws.is_up() and not procs.pids_with(f"{ws.path}{os.sep}")
+
+
+def test_missing_server_binary_at_the_cli(tmp_path, clean_env):
+    code = ("import sys; sys.executable = sys.argv.pop(1); from labkit.cli import main; main()")
+    env = dict(os.environ, PATH=str(tmp_path / "empty-bin"))
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "no-venv" / "python"), "up",
+                             "--workspace", str(tmp_path / "ws")], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "secantusd-py is not installed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(fresh_lab, labkit_cli):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from labkit.workspace import Workspace; ws = Workspace(sys.argv[1]); "
+        "ws.locked().__enter__(); print('locked', flush=True); time.sleep(600)"), str(fresh_lab.path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert (fresh_lab.path / ".lock").exists()  # the file stays; the kernel released the lock with its holder
+    result = labkit_cli("status", "--workspace", str(fresh_lab.path))
+    assert result.returncode == 0, result.stderr
+    fresh_lab.main.client.test.x.insert_one({"k": 1})
+    with fresh_lab.edit() as state:
+        state["touched"] = True
+    assert fresh_lab.read()["touched"] is True
