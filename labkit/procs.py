@@ -53,6 +53,21 @@ def alive(pid: int | None, marker: str | None = None) -> bool:
         return False
 
 
+def pids_with(text: str) -> list[int]:
+    """Live processes (not zombies, not this one or its ancestors) whose command line contains ``text``."""
+    found = []
+    own = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    for process in psutil.process_iter(["pid"]):
+        if process.pid in own:
+            continue
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and text in " ".join(process.cmdline()):
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
 def reap(pid: int) -> None:
     """Collect a finished child of ours so it does not linger as a zombie."""
     try:

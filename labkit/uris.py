@@ -14,6 +14,8 @@ from labkit.errors import ConfigError
 _URI = re.compile(r"^(?P<scheme>mongodb(?:\+srv)?://)(?:(?P<user>[^:@/]*)(?::(?P<password>[^@/]*))?@)?(?P<rest>.*)$")
 # Any credentials inside a mongodb:// string found in free text.
 _CREDENTIALS_IN_TEXT = re.compile(r"(mongodb(?:\+srv)?://[^:@/\s\"']+:)[^@/\s\"']+@")
+# user:password@ after any scheme (http://, mongo://, ...): a mistyped scheme still hides the password.
+_CREDENTIALS_ANY_SCHEME = re.compile(r"^([^:/\s]*://[^:@/\s]*:)[^@/\s]*@")
 
 
 def validate_uri(uri: str, label: str = "connection string") -> str:
@@ -23,8 +25,9 @@ def validate_uri(uri: str, label: str = "connection string") -> str:
     uri = uri.strip()
     match = _URI.match(uri)
     if not match:
+        shown = _CREDENTIALS_ANY_SCHEME.sub(r"\1****@", uri)
         raise ConfigError(
-            f"The {label} {mask_uri(uri)!r} is not a MongoDB URI: it must start with mongodb:// or mongodb+srv://."
+            f"The {label} {shown!r} is not a MongoDB URI: it must start with mongodb:// or mongodb+srv://."
         )
     hosts = match.group("rest").split("/", 1)[0].split("?", 1)[0]
     if not hosts:

@@ -275,7 +275,12 @@ class Workspace:
             raise WorkspaceError(f"There is no lab workspace at {self.path}: nothing to stop.")
         done = []
         with self.locked():
-            state = self.read()
+            try:
+                state = self.read()
+            except WorkspaceError:
+                if not purge:
+                    raise
+                return self._purge_damaged(say)
             if not state.get("up") and not purge:
                 raise WorkspaceError(f"The lab workspace {self.path} is not up: nothing to stop. Start it with labkit up.")
             for name, record in sorted(state.get("processes", {}).items(), key=lambda kv: kv[1].get("stop_rank", 50)):
@@ -305,6 +310,18 @@ class Workspace:
                 done.append(f"deleted {self.path}")
             else:
                 self.write(state)
+        return done
+
+    def _purge_damaged(self, say) -> list[str]:
+        """``down --purge`` with an unreadable state: stop whatever runs from this folder, then delete it."""
+        done = []
+        inside = f"{self.path}{os.sep}"  # servers' storage paths and processes' markers lie in the folder
+        for pid in procs.pids_with(inside):
+            say(f"Stopping pid {pid} ...")
+            procs.terminate(pid, inside)
+            done.append(f"stopped pid {pid}")
+        shutil.rmtree(self.path, ignore_errors=True)
+        done.append(f"deleted {self.path}")
         return done
 
     # --- processes owned by the workspace ----------------------------------------------------

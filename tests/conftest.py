@@ -4,28 +4,77 @@
 ``fresh_lab`` is a workspace per test, for tests that kill or break things.
 ``server`` is a single embedded server for the whole session, for tests that
 only need somewhere to read and write (give each test its own database name).
+
+Every process the suite starts carries ``SUITE_ENV`` in its environment (set
+here, inherited by servers, the workload, the capture, kernels and `labkit`
+commands). When the session ends, any such process still alive fails the run
+and is named (then stopped), so a leak cannot hide behind a passing suite.
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 from pymongo import MongoClient
 
-from labkit import deploy
+from labkit import deploy, procs
 from labkit.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 LABKIT = str(Path(sys.executable).parent / "labkit")
 
+# Not a LABKIT_* name: clean_env removes those, and this one must reach every child.
+SUITE_ENV = "PYTEST_LABKIT_SUITE"
+_OWNER = SUITE_ENV not in os.environ  # False inside a pytest that a test started: the outer one checks
+SUITE_ID = os.environ.setdefault(SUITE_ENV, uuid.uuid4().hex)
+LEAK_GRACE_S = 15  # a kernel or browser that is already exiting gets this long before it counts as a leak
 
-def run_labkit(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 120):
-    """Run the real `labkit` command; returns CompletedProcess with text stdout/stderr."""
-    return subprocess.run([LABKIT, *args], capture_output=True, text=True, env=env, input=input, timeout=timeout)
+# Timeouts: pytest-timeout (pyproject) is 300 s per test. A subprocess must time out first, so the test
+# (not pytest) stops it and what it started; tests that run whole labs mark themselves longer.
+COMMAND_TIMEOUT_S = 120
+
+
+def stop_process_tree(proc: subprocess.Popen, grace: float = 60) -> None:
+    """Stop a `labkit` command the test started, as a user would (Ctrl-C), then by force, with its children."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGINT)  # labkit run/batch stop their workspaces on Ctrl-C
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    for child in children:
+        procs.terminate(child.pid, timeout=5)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def run_labkit(*args: str, env: dict | None = None, input: str | None = None,
+               timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run the real `labkit` command; returns CompletedProcess with text stdout/stderr.
+
+    On timeout the command is interrupted (and killed with its children) before the error is raised.
+    """
+    proc = subprocess.Popen([LABKIT, *args], stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        out, err = proc.communicate(input=input, timeout=timeout)
+    except BaseException:
+        stop_process_tree(proc)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.fixture
@@ -33,17 +82,55 @@ def labkit_cli():
     return run_labkit
 
 
+@pytest.fixture(scope="session")
+def labkit_exe() -> str:
+    """Path of the real `labkit` command (for tests that need Popen)."""
+    return LABKIT
+
+
 def _up(path: Path) -> Workspace:
     ws = Workspace(path)
-    ws.up()
+    try:
+        ws.up()
+    except BaseException:
+        _down(ws)  # up stops what it started on failure; this catches anything else
+        raise
     return ws
 
 
 def _down(ws: Workspace) -> None:
-    try:
+    """Stop whatever the workspace still runs. A failure here is a test error, never swallowed."""
+    if not ws.exists():
+        return
+    state = ws.read()
+    if state.get("up"):
         ws.down(purge=False)
-    except Exception:
-        pass
+        return
+    # Not marked up (a test stopped it), yet a server or process of its may still run.
+    leftovers = [r for r in [*state.get("deployments", {}).values(), *state.get("processes", {}).values()]
+                 if procs.alive(r.get("pid"), r.get("marker"))]
+    for record in leftovers:
+        procs.terminate(record["pid"], record.get("marker"))
+    assert not leftovers, f"the workspace {ws.path} was down but still ran {[r['pid'] for r in leftovers]}"
+
+
+def down_if_up(ws: Workspace) -> None:
+    """For a test's finally: stop a workspace the test brought up, whatever state it was left in."""
+    _down(ws)
+
+
+@pytest.fixture
+def stop_workspace():
+    """``stop_workspace(ws)`` registers a workspace the test brings up; it is stopped at teardown."""
+    started: list[Workspace] = []
+    yield started.append
+    errors = []
+    for ws in reversed(started):
+        try:
+            _down(ws)
+        except Exception as exc:  # stop the others, then report
+            errors.append(f"{ws.path}: {exc}")
+    assert not errors, errors
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +161,12 @@ class Server:
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("server")
     record = deploy.start_embedded("main", root / "data", root / "server.log")
-    srv = Server(deploy.embedded_uri(record["port"]), record)
-    yield srv
-    srv.client.close()
-    deploy.stop_embedded(record)
+    try:
+        srv = Server(deploy.embedded_uri(record["port"]), record)
+        yield srv
+        srv.client.close()
+    finally:
+        deploy.stop_embedded(record)
 
 
 @pytest.fixture
@@ -101,20 +190,94 @@ AUTH_USER = "labadmin"
 AUTH_PASSWORD = "Sup3r-S3cret-pw"
 
 
+class AuthServers(tuple):
+    """(main_uri, temp_uri), both carrying the password; ``.user``, ``.password`` and ``.records`` too."""
+
+    user = AUTH_USER
+    password = AUTH_PASSWORD
+    records: list
+
+
+def start_auth_server(name: str, root: Path, user: str = AUTH_USER, password: str = AUTH_PASSWORD) -> dict:
+    """An embedded server with a root user, restarted with --auth (SecantusDB: createUser first, then --auth)."""
+    record = deploy.start_embedded(name, root / "data", root / "server.log")
+    try:
+        client = MongoClient(deploy.embedded_uri(record["port"]))
+        try:
+            client.admin.command("createUser", user, pwd=password, roles=["root"])
+        finally:
+            client.close()
+    finally:
+        deploy.stop_embedded(record)
+    return deploy.start_embedded(name, root / "data", root / "server.log", port=record["port"], auth=True)
+
+
 @pytest.fixture(scope="session")
 def auth_servers(tmp_path_factory):
     """Two embedded servers that require a password: (main_uri, temp_uri), both carrying it."""
-    records, uris = [], []
-    for name in ("main", "temp"):
-        root = tmp_path_factory.mktemp(f"auth-{name}")
-        record = deploy.start_embedded(name, root / "data", root / "server.log")
-        client = MongoClient(deploy.embedded_uri(record["port"]))
-        client.admin.command("createUser", AUTH_USER, pwd=AUTH_PASSWORD, roles=["root"])
-        client.close()
-        deploy.stop_embedded(record)
-        record = deploy.start_embedded(name, root / "data", root / "server.log", port=record["port"], auth=True)
-        records.append(record)
-        uris.append(deploy.embedded_uri(record["port"], AUTH_USER, AUTH_PASSWORD) + "&authSource=admin")
-    yield tuple(uris)
-    for record in records:
-        deploy.stop_embedded(record)
+    records = []
+    try:
+        for name in ("main", "temp"):
+            records.append(start_auth_server(name, tmp_path_factory.mktemp(f"auth-{name}")))
+        servers = AuthServers(deploy.embedded_uri(r["port"], AUTH_USER, AUTH_PASSWORD) + "&authSource=admin"
+                              for r in records)
+        servers.records = records
+        yield servers
+    finally:
+        for record in records:
+            deploy.stop_embedded(record)
+
+
+# --- the session-end leak check ---------------------------------------------------------------------
+
+
+def suite_processes() -> list[psutil.Process]:
+    """Live processes (not zombies, not this one or its ancestors) started by this test session."""
+    own = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        if process.pid in own:
+            continue
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(SUITE_ENV) == SUITE_ID:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _describe(process: psutil.Process) -> str:
+    try:
+        return f"pid {process.pid}: {' '.join(process.cmdline())[:300]}"
+    except psutil.Error:
+        return f"pid {process.pid}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if not _OWNER or hasattr(session.config, "workerinput"):
+        return
+    deadline = time.monotonic() + LEAK_GRACE_S
+    leaked = suite_processes()
+    while leaked and time.monotonic() < deadline:
+        for process in leaked:
+            procs.reap(process.pid)
+        time.sleep(0.2)
+        leaked = suite_processes()
+    if not leaked:
+        return
+    lines = [_describe(p) for p in leaked]
+    for process in leaked:  # named, then stopped: the next run starts clean
+        procs.terminate(process.pid, timeout=10)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = (f"{len(lines)} process(es) started by the test suite were still running at the end "
+               "(a test or fixture did not stop them):\n  " + "\n  ".join(lines))
+    if reporter:
+        reporter.write_line("")
+        reporter.write_sep("=", "leaked processes", red=True)
+        reporter.write_line(message)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

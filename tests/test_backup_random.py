@@ -49,6 +49,7 @@ class History:
         self.db = self.client[self.db_name]
         self.next_id = 0
         self.truths: dict[str, dict] = {}
+        self.snapshot: dict | None = None  # the snapshot taken in the middle of the history, if any
 
     def setup(self) -> None:
         self.db.create_collection("a")
@@ -153,16 +154,32 @@ class History:
 
     def run(self, steps: int, instants: int, snapshot_at: int | None) -> None:
         chosen = sorted(self.rng.sample(range(steps), instants))
-        snapshotter = None
-        for number in range(steps):
-            if number == snapshot_at:  # a snapshot racing the writes
-                snapshotter = threading.Thread(target=Backup(self.ws).snapshot, kwargs={"progress": False})
-                snapshotter.start()
-            self.step()
-            if number in chosen:
-                self.record_truth(f"{self.db_name}-{number}")
+        snapshotter, outcome = None, {}
+
+        def snapshot():
+            try:
+                outcome["snapshot"] = Backup(self.ws).snapshot(progress=False)
+            except BaseException as exc:  # handed to the test below, not left as a thread warning
+                outcome["error"] = exc
+
+        try:
+            for number in range(steps):
+                if number == snapshot_at:  # a snapshot racing the writes
+                    snapshotter = threading.Thread(target=snapshot)
+                    snapshotter.start()
+                self.step()
+                if number in chosen:
+                    self.record_truth(f"{self.db_name}-{number}")
+        finally:
+            if snapshotter:
+                snapshotter.join()
         if snapshotter:
-            snapshotter.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            self.snapshot = outcome["snapshot"]
+            # One more instant after the racing snapshot finished: its restore must start from it.
+            self.step()
+            self.record_truth(f"{self.db_name}-after-snapshot")
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +199,8 @@ def test_restore_reproduces_every_recorded_instant(ws, seed):
         full = seed % 7 == 1 and label == next(iter(history.truths))  # now and then a whole-cluster restore
         report = Backup(ws).restore(f"mark:{label}", namespaces=None if full else namespaces, progress=False)
         assert report.ok
+        if history.snapshot and label.endswith("-after-snapshot"):
+            assert report.snapshot["id"] == history.snapshot["id"], "the restore did not use the racing snapshot"
         restored = state_of(ws.temp.client, history.db_name)
         for name in COLLECTIONS:
             assert restored[name]["options"] == truth[name]["options"], (label, name)

@@ -6,13 +6,13 @@ import os
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from labkit import deploy, procs
 from labkit.errors import ConfigError, DeploymentError
 from labkit.uris import mask_uri, redact, validate_uri
 from labkit.workspace import Workspace
-from tests.conftest import AUTH_PASSWORD
 
 
 def test_mask_uri():
@@ -24,14 +24,15 @@ def test_mask_uri():
 
 @pytest.mark.parametrize("uri, words", [
     ("", "empty"),
-    ("http://example.com", "must start with mongodb://"),
+    ("http://u:Zq9-secret@example.com", "must start with mongodb://"),
     ("mongodb://", "names no host"),
-    ("mongodb://u:pw@h:notaport/", "malformed"),
+    ("mongodb://u:Zq9-secret@h:notaport/", "malformed"),
+    ("mongodb://u:Zq9-secret@/", "names no host"),
 ])
 def test_malformed_uris(uri, words):
     with pytest.raises(ConfigError, match=words) as info:
         validate_uri(uri, "Main connection string")
-    assert "pw" not in str(info.value).replace("pw@", "")  # never the password
+    assert "Zq9-secret" not in str(info.value)  # never the password, in any form
 
 
 def test_malformed_uri_at_the_cli(tmp_path, labkit_cli):
@@ -48,16 +49,16 @@ def test_only_one_uri_is_a_usage_error(tmp_path):
         Workspace(tmp_path / "ws").up(main_uri="mongodb://127.0.0.1:1/")
 
 
-def test_unreachable_host_fails_within_about_ten_seconds(tmp_path, labkit_cli):
-    start = time.monotonic()
+def test_unreachable_host_fails_with_the_ten_second_limit_named(tmp_path, labkit_cli):
+    # The limit itself is the driver's server selection timeout (deploy.PURPOSES["check"]); the command
+    # ends on its own (labkit_cli's timeout fails the test otherwise), whatever the machine's speed.
+    assert deploy.PURPOSES["check"]["serverSelectionTimeoutMS"] == 10_000
     result = labkit_cli("up", "--workspace", str(tmp_path / "ws"),
                         "--main-uri", "mongodb://127.0.0.1:1/?replicaSet=rs0",
                         "--temp-uri", "mongodb://127.0.0.1:2/?replicaSet=rs0")
-    elapsed = time.monotonic() - start
     assert result.returncode == 1
     assert "Cannot reach Main" in result.stderr and "within 10 s" in result.stderr
     assert "Traceback" not in result.stderr
-    assert elapsed < 30  # 10 s server selection plus process start-up on a busy machine
     assert not _our_servers(tmp_path)
 
 
@@ -81,11 +82,13 @@ def test_standalone_server_is_refused_as_main(tmp_path, server, labkit_cli):
         procs.terminate(proc.pid)
 
 
-def test_uri_deployments_with_password_never_show_it(tmp_path, auth_servers, labkit_cli, clean_env):
+def test_uri_deployments_with_password_never_show_it(tmp_path, auth_servers, labkit_cli, clean_env, stop_workspace):
     main_uri, temp_uri = auth_servers
+    password = auth_servers.password
     path = tmp_path / "ws"
     env = dict(os.environ, LABKIT_MAIN_URI=main_uri, LABKIT_TEMP_URI=temp_uri)
     outputs = []
+    stop_workspace(Workspace(path))
     result = labkit_cli("up", "--workspace", str(path), env=env)
     outputs.append(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr
@@ -112,16 +115,18 @@ def test_uri_deployments_with_password_never_show_it(tmp_path, auth_servers, lab
     result = labkit_cli("down", "--workspace", str(path), env=env)
     outputs.append(result.stdout + result.stderr)
     assert result.returncode == 0
+    assert password in main_uri  # the premise: the URIs given carried it
     for text in outputs:
-        assert AUTH_PASSWORD not in text
+        assert password not in text
     for file in path.rglob("*"):
         if file.is_file():
-            assert AUTH_PASSWORD.encode() not in file.read_bytes(), file
+            assert password.encode() not in file.read_bytes(), file
 
 
 def test_wrong_password_is_explained(tmp_path, auth_servers):
     main_uri, temp_uri = auth_servers
-    wrong = main_uri.replace(AUTH_PASSWORD, "not-the-password")
+    wrong = main_uri.replace(auth_servers.password, "not-the-password")
+    assert wrong != main_uri
     with pytest.raises(DeploymentError, match="refused the connection") as info:
         Workspace(tmp_path / "ws").up(main_uri=wrong, temp_uri=temp_uri)
     assert "not-the-password" not in str(info.value)
@@ -151,9 +156,15 @@ def test_cli_version_help_and_usage_errors(labkit_cli):
     assert result.returncode == 2
 
 
-def test_embedded_server_checkpoints_every_ten_seconds(server):
+def test_embedded_server_checkpoints_every_ten_seconds(server, monkeypatch, tmp_path):
     # A shorter checkpoint interval than SecantusDB's 60 s keeps the stall after a large import short.
-    environ = Path(f"/proc/{server.record['pid']}/environ").read_bytes().split(b"\0")
-    assert f"SECANTUS_CHECKPOINT_SECONDS={deploy.CHECKPOINT_SECONDS}".encode() in environ
-    assert deploy.CHECKPOINT_SECONDS == 10
-    server.client.admin.command("ping")
+    environ = psutil.Process(server.record["pid"]).environ()
+    assert environ.get("SECANTUS_CHECKPOINT_SECONDS") == "10"
+    assert server.client.admin.command("ping")["ok"] == 1
+    # A value the user set wins over labkit's.
+    monkeypatch.setenv("SECANTUS_CHECKPOINT_SECONDS", "33")
+    record = deploy.start_embedded("temp", tmp_path / "data", tmp_path / "server.log")
+    try:
+        assert psutil.Process(record["pid"]).environ().get("SECANTUS_CHECKPOINT_SECONDS") == "33"
+    finally:
+        deploy.stop_embedded(record)

@@ -81,8 +81,11 @@ def test_a_restore_holds_the_busy_lock_while_it_runs(tmp_path, monkeypatch):
         return "restored"
 
     monkeypatch.setattr(Backup, "_restore", slow_restore)
+    backup = Backup(ws)
+    backup.archive.root.mkdir(parents=True)
+    monkeypatch.setattr(backup.archive, "capture_state", dict)  # as if backup were enabled
     result = []
-    runner = threading.Thread(target=lambda: result.append(Backup(ws).restore("12:00")))
+    runner = threading.Thread(target=lambda: result.append(backup.restore("12:00")))
     runner.start()
     try:
         assert inside.wait(30)

@@ -79,8 +79,19 @@ def test_no_index_is_created_when_asked_not_to_or_collection_missing(lab, custom
     missing.close()
 
 
-def test_live_counts_refreshes_until_stopped_and_records_samples(lab, customers, capsys):
+@pytest.fixture
+def panels():
+    """Panels a test opens; closed at teardown (their refresh threads end) even when the test fails."""
+    opened = []
+    yield opened
+    for panel in opened:
+        panel.close()
+    assert not [p for p in opened if p._thread is not None and p._thread.is_alive()], "a refresh thread outlived close()"
+
+
+def test_live_counts_refreshes_until_stopped_and_records_samples(lab, customers, capsys, panels):
     panel = widgets.LiveCounts(lab, interval=0.2)
+    panels.append(panel)
     panel.show()  # outside IPython: prints the text rendering from this (main) thread
     shown = capsys.readouterr().out
     assert "Main" in shown and "400" in shown and "100" in shown
@@ -107,8 +118,8 @@ def test_live_counts_refreshes_until_stopped_and_records_samples(lab, customers,
     assert samples[0]["main"]["customers"] == 100 and samples[-1]["main"]["customers"] == 0
 
 
-def test_closing_the_widget_ends_the_thread(lab, customers):
-    panels = [widgets.LiveCounts(lab, interval=0.2), widgets.RecoveryTimeline(lab, interval=0.2)]
+def test_closing_the_widget_ends_the_thread(lab, customers, panels):
+    panels += [widgets.LiveCounts(lab, interval=0.2), widgets.RecoveryTimeline(lab, interval=0.2)]
     for panel in panels:  # several panels at once
         panel.start()
     assert wait_for(lambda: panels[0].refreshes >= 2 and panels[1].refreshes >= 1)
@@ -120,7 +131,7 @@ def test_closing_the_widget_ends_the_thread(lab, customers):
     assert panels[1].widget.comm is None and panels[1].image.comm is None
 
 
-def test_timeline_draws_samples_and_events_in_order(lab, customers):
+def test_timeline_draws_samples_and_events_in_order(lab, customers, panels):
     lab.log_event("load", count=100)
     lab.log_event("snapshot", id="s1")
     lab.log_event("mark", name="before-delete")
@@ -136,6 +147,7 @@ def test_timeline_draws_samples_and_events_in_order(lab, customers):
     sampler.close()
 
     timeline = widgets.RecoveryTimeline(lab, interval=0.5)
+    panels.append(timeline)
     timeline.refresh()
     assert timeline.last_error is None
     assert timeline.png.startswith(PNG_SIGNATURE) and timeline.image.value == timeline.png
@@ -181,9 +193,10 @@ def test_sample_log_reads_incrementally_and_skips_partial_lines(tmp_path):
     assert reader.latest_time() == 3.0
 
 
-def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys):
+def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys, panels):
     ws = Workspace(tmp_path / "never-up")
     panel = widgets.LiveCounts(ws, interval=0.2)
+    panels.append(panel)
     panel.start()
     assert wait_for(lambda: panel.refreshes >= 2)
     panel.stop(render=False)
@@ -196,8 +209,6 @@ def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys):
 
 def test_workload_figures_are_sampled(lab, customers):
     workload = Workload(lab)
-    if workload is None:
-        pytest.skip("labkit.workload is not there yet")
     workload.start(rate=50)
     try:
         assert wait_for(lambda: (workload.stats() or {}).get("acknowledged", 0) >= 5)
@@ -224,8 +235,9 @@ def test_bad_arguments_say_what_to_do(tmp_path, kwargs, message):
         widgets.LiveCounts(Workspace(tmp_path / "ws"), **kwargs)
 
 
-def test_refresh_errors_are_shown_in_the_panel_not_raised(lab, customers, monkeypatch):
+def test_refresh_errors_are_shown_in_the_panel_not_raised(lab, customers, monkeypatch, panels):
     panel = widgets.LiveCounts(lab, interval=0.2)
+    panels.append(panel)
 
     def broken():
         raise RuntimeError("disk on fire")

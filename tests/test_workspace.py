@@ -12,8 +12,8 @@ import time
 import pytest
 from pymongo import WriteConcern
 
-from labkit import procs
-from labkit.errors import WorkspaceError
+from labkit import deploy, procs
+from labkit.errors import DeploymentError, WorkspaceError
 from labkit.workspace import Workspace
 
 
@@ -25,8 +25,9 @@ def _wait_dead(pid, timeout=10):
     assert not procs.alive(pid)
 
 
-def test_up_status_down_up_keeps_data(tmp_path, clean_env):
+def test_up_status_down_up_keeps_data(tmp_path, clean_env, stop_workspace):
     ws = Workspace(tmp_path / "ws")
+    stop_workspace(ws)
     status = ws.up()
     assert status["up"] is True
     main, temp = status["deployments"]["main"], status["deployments"]["temp"]
@@ -71,12 +72,20 @@ def test_up_twice_attaches_instead_of_starting_again(fresh_lab):
     assert before["temp"]["pid"] == after["temp"]["pid"]
 
 
-def test_concurrent_up_is_safe(tmp_path, clean_env):
+def test_concurrent_up_is_safe(tmp_path, clean_env, stop_workspace):
     path = tmp_path / "ws"
+    ws = Workspace(path)
+    stop_workspace(ws)
     code = f"from labkit.workspace import Workspace; Workspace({str(path)!r}).up()"
     runs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
-    assert [p.wait(timeout=120) for p in runs] == [0, 0]
-    ws = Workspace(path)
+    try:
+        codes = [p.wait(timeout=120) for p in runs]
+    finally:
+        for p in runs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert codes == [0, 0]
     state = ws.read()
     # exactly one server per deployment: the second up attached to the first one's
     servers = [line for line in (procs.cmdline(pid) or "" for pid in _pids()) if str(path) in line and "secantusd" in line]
@@ -114,16 +123,24 @@ def test_killed_server_is_reported_and_restarted_with_data(fresh_lab, labkit_cli
 def test_restart_when_old_port_was_taken(fresh_lab):
     record = fresh_lab.read()["deployments"]["main"]
     fresh_lab.main.client.test.get_collection("x", write_concern=WriteConcern(j=True)).insert_one({"k": 1})
+    fresh_lab.main.close()  # no client of ours keeps reconnecting to the old port
     os.kill(record["pid"], signal.SIGKILL)
     _wait_dead(record["pid"])
     squatter = socket.socket()
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    deadline = time.monotonic() + 30
+    while True:  # take the port; if someone else already holds it, that is just as good
+        try:
+            squatter.bind(("127.0.0.1", record["port"]))
+            squatter.listen()
+            break
+        except OSError:
+            if not deploy.port_is_free(record["port"]):
+                break
+            assert time.monotonic() < deadline, "could neither take Main's old port nor see it taken"
+            time.sleep(0.1)
     try:
-        squatter.bind(("127.0.0.1", record["port"]))
-        squatter.listen()
-    except OSError:
-        pass  # another process on this busy machine already holds it: just as good
-    try:
+        assert not deploy.port_is_free(record["port"])  # the premise, as labkit up will see it
         ws = Workspace(fresh_lab.path)
         ws.up()
         new = ws.read()["deployments"]["main"]
@@ -133,8 +150,9 @@ def test_restart_when_old_port_was_taken(fresh_lab):
         squatter.close()
 
 
-def test_two_workspaces_at_once(lab, tmp_path, clean_env):
+def test_two_workspaces_at_once(lab, tmp_path, clean_env, stop_workspace):
     other = Workspace(tmp_path / "other")
+    stop_workspace(other)
     other.up()
     try:
         mine = {d["port"] for d in lab.read()["deployments"].values()}
@@ -155,8 +173,9 @@ def test_down_when_not_up_is_a_clear_error(tmp_path, labkit_cli):
         Workspace(tmp_path / "never").down()
 
 
-def test_down_twice(tmp_path, clean_env):
+def test_down_twice(tmp_path, clean_env, stop_workspace):
     ws = Workspace(tmp_path / "ws")
+    stop_workspace(ws)
     ws.up()
     ws.down()
     with pytest.raises(WorkspaceError, match="is not up"):
@@ -174,8 +193,9 @@ def test_workspace_path_not_writable(tmp_path, labkit_cli):
     assert result.returncode == 1 and "Cannot use" in result.stderr
 
 
-def test_workspace_from_environment(tmp_path, labkit_cli):
+def test_workspace_from_environment(tmp_path, labkit_cli, stop_workspace):
     env = dict(os.environ, LABKIT_WORKSPACE=str(tmp_path / "from-env"))
+    stop_workspace(Workspace(tmp_path / "from-env"))
     assert labkit_cli("up", env=env).returncode == 0
     try:
         assert (tmp_path / "from-env" / "state.json").exists()
@@ -202,3 +222,63 @@ def test_attached_workspace_follows_a_moved_deployment(fresh_lab):
     with fresh_lab.edit() as state:
         state["deployments"]["main"]["port"] = record["port"]
     assert attached.main.client.test.x.count_documents({}) == 1
+
+
+# --- damaged, missing and stale ------------------------------------------------------------------
+
+
+def test_damaged_state_is_named_and_down_purge_still_stops_everything(fresh_lab, labkit_cli):
+    pids = [r["pid"] for r in fresh_lab.read()["deployments"].values()]
+    fresh_lab.state_file.write_text('{"up": tru')  # a half-written file from another tool
+    w = ["--workspace", str(fresh_lab.path)]
+    for command in (["status"], ["up"], ["down"]):
+        result = labkit_cli(*command, *w)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "is damaged" in result.stderr and "labkit down --purge" in result.stderr, command
+        assert "Traceback" not in result.stderr
+    assert all(procs.alive(pid) for pid in pids)  # nothing was touched by a command that could not read it
+    result = labkit_cli("down", "--purge", *w)  # the way out the message gives must work
+    assert result.returncode == 0, result.stderr
+    for pid in pids:
+        _wait_dead(pid)
+    assert not fresh_lab.path.exists()
+
+
+def test_missing_server_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-venv" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(DeploymentError, match="secantusd-py is not installed.*--main-uri"):
+        ws.up()
+    assert not ws.is_up() and not procs.pids_with(f"{ws.path}{os.sep}")
+
+
+def test_missing_server_binary_at_the_cli(tmp_path, clean_env):
+    code = ("import sys; sys.executable = sys.argv.pop(1); from labkit.cli import main; main()")
+    env = dict(os.environ, PATH=str(tmp_path / "empty-bin"))
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "no-venv" / "python"), "up",
+                             "--workspace", str(tmp_path / "ws")], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert "secantusd-py is not installed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(fresh_lab, labkit_cli):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from labkit.workspace import Workspace; ws = Workspace(sys.argv[1]); "
+        "ws.locked().__enter__(); print('locked', flush=True); time.sleep(600)"), str(fresh_lab.path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert (fresh_lab.path / ".lock").exists()  # the file stays; the kernel released the lock with its holder
+    result = labkit_cli("status", "--workspace", str(fresh_lab.path))
+    assert result.returncode == 0, result.stderr
+    fresh_lab.main.client.test.x.insert_one({"k": 1})
+    with fresh_lab.edit() as state:
+        state["touched"] = True
+    assert fresh_lab.read()["touched"] is True

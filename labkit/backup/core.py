@@ -16,7 +16,9 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import re
 import shutil
@@ -51,6 +53,7 @@ REPLAY_CHUNK = 5000  # entries handed to the applier at a time (progress bar ste
 # The applier folds every operation on one document within a batch into one write, so big batches
 # save round trips and server work (a document inserted, updated and deleted in one batch costs nothing).
 REPLAY_BATCH = 25_000
+RESTORE_LOCK = "restore.lock"  # in the archive folder: held (flock) for the whole of a restore
 _MARK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _NAMESPACE = re.compile(r"^[^.\s$/\\\"]+\.[^\s$][^\s]*$")
 
@@ -344,13 +347,40 @@ class Backup:
 
     def restore(self, to, namespaces=None, target: str = "temp", rename=None, *,
                 wait: float = CATCH_UP_WAIT_SECONDS, progress: bool = True) -> RestoreReport:
-        """Rebuild the chosen namespaces on ``target`` as they were at ``to``; see the module doc."""
-        with self.ws.busy():  # an idle lab is never stopped in the middle of a restore
-            return self._restore(to, namespaces, target, rename, wait=wait, progress=progress)
+        """Rebuild the chosen namespaces on ``target`` as they were at ``to``; see the module doc.
 
-    def _restore(self, to, namespaces, target: str, rename, *, wait: float, progress: bool) -> RestoreReport:
+        One restore at a time per workspace: another one (any thread or process) gets a BackupError.
+        """
         began = time.monotonic()
         state = self.archive.capture_state()  # raises "backup is not enabled"
+        # The idle stop never stops a lab in the middle of a restore (the workspace's busy lock).
+        with self._restore_lock(), self.ws.busy():
+            return self._restore(began, state, to, namespaces, target, rename, wait, progress)
+
+    @contextlib.contextmanager
+    def _restore_lock(self):
+        path = self.archive.root / RESTORE_LOCK
+        with open(path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise BackupError(f"A restore is already running on this workspace ({holder}). Wait for it to "
+                                  "finish, then run yours: two restores at once would mix their results on the "
+                                  "target.") from None
+            try:
+                lock.seek(0)
+                lock.truncate()
+                lock.write(f"pid {os.getpid()}, started {now_iso()}")
+                lock.flush()
+                yield
+            finally:
+                lock.truncate(0)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _restore(self, began: float, state: dict, to, namespaces, target: str, rename, wait: float,
+                 progress: bool) -> RestoreReport:
         point = to if isinstance(to, RestorePoint) else parse_time(_time_text(to), self.ws.read().get("marks", {}))
         bound = ts_key(point.bound)
         meta = self._pick_snapshot(state, point)

@@ -11,7 +11,7 @@ the privilege). It understands what both mongod and SecantusDB write:
   ``$set`` / ``$unset``, and full-document replacements;
 - commands ``create``, ``drop``, ``renameCollection``, ``createIndexes`` (both
   shapes, and mongod's ``commitIndexBuild``), ``dropIndexes``, ``collMod``,
-  ``dropDatabase``;
+  ``dropDatabase``, ``emptycapped`` (it deletes every document);
 - transactions: mongod's ``applyOps`` entries, including large transactions
   chained by ``prevOpTime`` (``partialTxn``) and prepared ones
   (``commitTransaction`` / ``abortTransaction``); SecantusDB logs a transaction
@@ -81,7 +81,6 @@ IGNORED_COMMANDS = frozenset(
         "startIndexBuild",
         "abortIndexBuild",
         "dbCheck",
-        "emptycapped",
         "createDatabaseMetadata",
         "modifyCollectionShardingIndexCatalog",
         "shardCollection",
@@ -663,6 +662,27 @@ class OplogApplier:
         self._count(target)
 
     _cmd_deleteIndexes = _cmd_dropIndexes
+
+    def _cmd_emptycapped(self, db: str, o: Mapping, entry: Mapping) -> None:
+        """Every document of the (capped) collection removed; the collection, options and indexes stay."""
+        target = self.target_of(f"{db}.{o['emptycapped']}")
+        if target is None:
+            return
+        coll = self._collection(target)
+        try:
+            coll.delete_many({})
+        except OperationFailure:  # a server refusing deletes on capped collections: rebuild it empty
+            db_name, name = target.split(".", 1)
+            found = self.client[db_name].command("listCollections", filter={"name": name})["cursor"]["firstBatch"]
+            if not found:
+                return
+            indexes = [{k: v for k, v in ix.items() if k not in INDEX_SPEC_DROP_FIELDS}
+                       for ix in coll.list_indexes() if ix["name"] != "_id_"]
+            self._run(target, {"drop": name}, ok_codes=(NAMESPACE_NOT_FOUND,))
+            self._run(target, {"create": name, **found[0].get("options", {})})
+            if indexes:
+                self._run(target, {"createIndexes": name, "indexes": indexes})
+        self._count(target)
 
     def _cmd_collMod(self, db: str, o: Mapping, entry: Mapping) -> None:
         target = self.target_of(f"{db}.{o['collMod']}")
