@@ -23,6 +23,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from labkit import procs
 from labkit.errors import DeploymentError
+from labkit.files import mkdir_private
 from labkit.uris import mask_uri, password_of, redact, validate_uri
 
 LABELS = {"main": "Main", "temp": "Temp"}
@@ -280,7 +281,7 @@ def provision_user(storage: Path, password: str, username: str = USERNAME, log_p
     The server is not running (WiredTiger allows one opener), so the user exists before the
     server first listens with ``--auth``: there is no moment without authentication.
     """
-    storage.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mkdir_private(storage)
     request = json.dumps({"storage": str(storage), "username": username, "password": password,
                           "oplog_retention_seconds": OPLOG_RETENTION_SECONDS, "oplog_max_entries": OPLOG_MAX_ENTRIES})
     try:
@@ -334,7 +335,7 @@ def start_embedded(name: str, storage: Path, log_path: Path, port: int | None = 
     working directory and a config file written beside it (``secantusd.toml`` next to ``storage``).
     """
     label = LABELS.get(name, name)
-    storage.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mkdir_private(storage)
     if password is not None:
         provision_user(storage, password)
         auth = True

@@ -27,7 +27,7 @@ from pathlib import Path
 from labkit import deploy, procs
 from labkit.deploy import LABELS, Deployment
 from labkit.errors import DeploymentError, WorkspaceError
-from labkit.files import append_jsonl, now_iso, read_json, write_json
+from labkit.files import append_jsonl, make_tree_private, mkdir_private, now_iso, read_json, write_json
 from labkit.uris import mask_uri, password_of
 
 DEFAULT_TOPIC = "partial-recovery"  # the lab topic a workspace is for, unless told otherwise
@@ -75,7 +75,7 @@ class Workspace:
         """Create the workspace (or a folder inside it) readable by the owner only."""
         target = self.path / relative if relative else self.path
         try:
-            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            mkdir_private(target)
             os.chmod(target, 0o700)
             # A probe of our own: processes opening the workspace at once must not unlink each other's.
             fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=target)
@@ -242,6 +242,8 @@ class Workspace:
         envs = {"main": main_uri_env or URI_ENV["main"], "temp": temp_uri_env or URI_ENV["temp"]}
         with self.edit() as state:
             started: list[tuple[str, dict]] = []
+            legacy = any(record["kind"] == "embedded" and not record.get("auth")
+                         for record in state["deployments"].values())
             try:
                 for name in ("main", "temp"):
                     record = state["deployments"].get(name)
@@ -290,6 +292,8 @@ class Workspace:
                 raise
             finally:
                 self._deployments.clear()
+            if legacy:  # made by a labkit that wrote files readable by others: make them the owner's only
+                make_tree_private(self.path)
             state["up"] = True
             state["up_since"] = state.get("up_since") if not started else now_iso()
             self._restart_processes(state, say)

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from labkit.errors import LabError
-from labkit.files import write_atomic
+from labkit.files import mkdir_private, write_atomic
 from labkit.lab import topic
 from labkit.workspace import DEFAULT_TOPIC
 
@@ -108,7 +108,7 @@ def write_notebooks(mode: str, out: str | os.PathLike, topic_id: str = DEFAULT_T
     converted = [(path.name, convert(nbformat.read(path, as_version=4), mode, path.name))
                  for path in notebook_paths(topic_id, source)]  # all converted before anything is written
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        mkdir_private(out)
     except OSError as exc:
         raise LabError(f"Cannot create {out}: {exc.strerror or exc}.") from None
     for name, nb in converted:
