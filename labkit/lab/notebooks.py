@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import nbformat
@@ -29,10 +30,11 @@ _MODE_LINE = re.compile(r'^(?P<head>\s*mode\s*=\s*)(?P<value>"[^"]*"|\'[^\']*\')
 
 
 def source_dir(topic_id: str = DEFAULT_TOPIC) -> Path:
-    """The notebooks shipped with the repository (``notebooks/<topic>``)."""
-    folder = Path(__file__).resolve().parents[2] / "notebooks" / topic_id
+    """The notebooks shipped with labkit: package data ``labkit/data/notebooks/<topic>`` (in the
+    repository a link to ``notebooks/``)."""
+    folder = Path(str(files("labkit") / "data" / "notebooks" / topic_id))
     if not folder.is_dir():
-        raise LabError(f"The {topic_id} notebooks are not at {folder}: run labkit from a clone of the repository "
+        raise LabError(f"The {topic_id} notebooks are not at {folder}: reinstall labkit (pip install labkit), "
                        "or give the notebooks' folder with --source.")
     return folder
 
