@@ -8,9 +8,11 @@ Only this module knows how servers start and stop; everything else talks to a
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from labkit import procs
 from labkit.errors import DeploymentError
+from labkit.files import mkdir_private
 from labkit.uris import mask_uri, password_of, redact, validate_uri
 
 LABELS = {"main": "Main", "temp": "Temp"}
@@ -83,6 +86,21 @@ def driver_error(exc: BaseException, uri: str | None = None) -> str:
     text = str(exc).split(", Timeout:")[0].split(", full error:")[0]
     lines = text.splitlines()
     return redact(lines[0] if lines else type(exc).__name__, password_of(uri) if uri else None)
+
+
+def auth_failed(exc: BaseException) -> bool:
+    """The server refused our login (or could not prove it knows the password): not the server we mean."""
+    if isinstance(exc, OperationFailure) and exc.code == 18:
+        return True
+    return isinstance(exc, PyMongoError) and "invalid signature" in str(exc).lower()
+
+
+def impostor_message(label: str, uri: str) -> str:
+    """What to say when the server at ``uri`` refuses the workspace's login."""
+    where = mask_uri(uri).split("@")[-1].split("/")[0]
+    return (f"the server at {where} refused {label}'s login: it is not this workspace's {label} (did {label} stop "
+            "and another program take its port?). Nothing is written there; waiting for labkit up to restart "
+            f"{label}")
 
 
 def cluster_time(client: MongoClient):
@@ -215,31 +233,130 @@ def embedded_uri(port: int, username: str | None = None, password: str | None = 
     return f"mongodb://{credentials}127.0.0.1:{port}/?directConnection=true"
 
 
-def start_embedded(name: str, storage: Path, log_path: Path, port: int | None = None, auth: bool = False) -> dict:
-    """Start a server for ``name``; return its record (port, pid, marker). Raises DeploymentError."""
+# --- authentication: the user exists before the server first listens ------------------------
+
+USERNAME = "labkit"  # the root user of every embedded server labkit starts
+# Run by the interpreter SecantusDB is installed in, in a short-lived process of its own (the server's
+# GPL code never runs inside labkit's process). The request, password included, comes on stdin: never
+# argv, never the environment. Uses SecantusDB's storage API (pinned exactly in pyproject.toml; the
+# API is guarded by tests/test_security.py::test_secantus_storage_api_labkit_relies_on):
+# Storage(path, ...), Storage.add_user(db, name, record, replace=), Storage.close(),
+# secantus.auth.derive_credentials(password, mechanism=) -> .to_doc(), secantus.auth.SCRAM_SHA_256.
+PROVISION_SCRIPT = """
+import json, sys
+from secantus.auth import SCRAM_SHA_256, derive_credentials
+from secantus.storage import Storage
+request = json.loads(sys.stdin.read())
+user = request["username"]
+store = Storage(request["storage"], oplog_retention_seconds=request["oplog_retention_seconds"],
+                oplog_max_entries=request["oplog_max_entries"], ttl_sweep_seconds=0, durable=True)
+try:
+    record = {"_id": "admin." + user, "user": user, "db": "admin",
+              "credentials": derive_credentials(request["password"], mechanism=SCRAM_SHA_256).to_doc(),
+              "roles": [{"role": "root", "db": "admin"}], "mechanisms": [SCRAM_SHA_256]}
+    store.add_user("admin", user, record, replace=True)
+finally:
+    store.close()
+print("provisioned", user)
+"""
+
+
+def server_python() -> str:
+    """The interpreter that runs secantusd-py (its launcher's #! line), else this one."""
+    try:
+        with open(server_binary(), "rb") as launcher:
+            first = launcher.readline().decode(errors="replace").strip()
+    except OSError:
+        return sys.executable
+    if first.startswith("#!"):
+        interpreter = first[2:].strip().split()[0]
+        if os.path.basename(interpreter).startswith("python") and os.access(interpreter, os.X_OK):
+            return interpreter
+    return sys.executable
+
+
+def provision_user(storage: Path, password: str, username: str = USERNAME, log_path: Path | None = None) -> None:
+    """Create (or reset) ``username`` with the root role in a stopped server's ``storage``.
+
+    The server is not running (WiredTiger allows one opener), so the user exists before the
+    server first listens with ``--auth``: there is no moment without authentication.
+    """
+    mkdir_private(storage)
+    request = json.dumps({"storage": str(storage), "username": username, "password": password,
+                          "oplog_retention_seconds": OPLOG_RETENTION_SECONDS, "oplog_max_entries": OPLOG_MAX_ENTRIES})
+    try:
+        done = subprocess.run([server_python(), "-c", PROVISION_SCRIPT], input=request, capture_output=True,
+                              text=True, cwd=storage, env=server_env(), umask=0o077, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DeploymentError(f"Could not create the lab's user in {storage}: {exc}") from None
+    if done.returncode != 0:
+        output = redact((done.stderr or done.stdout).strip(), password)
+        last = "\n".join(output.splitlines()[-8:])
+        raise DeploymentError(f"Could not create the lab's user in {storage} (is another server using this "
+                              f"folder?):\n{last}")
+
+
+def server_env() -> dict:
+    """The environment of servers and provisioning: SecantusDB's test-only switches removed."""
+    # Checkpoint every CHECKPOINT_SECONDS instead of SecantusDB's 60: a checkpoint after a large
+    # import stalled the application's inserts for 300-600 ms; at 10 s stalls stay near 100 ms.
+    # A variable the user set wins.
+    env = {"SECANTUS_CHECKPOINT_SECONDS": str(CHECKPOINT_SECONDS), **os.environ}
+    for key in list(env):
+        if key.startswith("SECANTUS_TEST_"):  # e.g. SECANTUS_TEST_FAST_STORAGE turns off the journal
+            del env[key]
+    return env
+
+
+def write_config(path: Path, storage: Path, port: int, auth: bool) -> Path:
+    """The server's own config file: with --config SecantusDB reads no ./secantusd.toml, ~/.secantus/... or /etc/..."""
+    text = (
+        "# Written by labkit for this server; labkit rewrites it at every start.\n"
+        "[server]\n"
+        f'host = "127.0.0.1"\nport = {port}\nstorage_path = {json.dumps(str(storage))}\n'
+        f'log_level = "WARNING"\nauth = {"true" if auth else "false"}\nenable_test_commands = false\n'
+        "[oplog]\n"
+        f"retention_seconds = {OPLOG_RETENTION_SECONDS}\nmax_entries = {OPLOG_MAX_ENTRIES}\n"
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def start_embedded(name: str, storage: Path, log_path: Path, port: int | None = None, auth: bool = False,
+                   password: str | None = None) -> dict:
+    """Start a server for ``name``; return its record (port, pid, marker). Raises DeploymentError.
+
+    With ``password`` the user ``USERNAME`` is created in ``storage`` first and the server starts
+    with ``--auth``: it never listens without authentication. ``auth`` alone starts with ``--auth``
+    on storage whose users exist already. The server runs with umask 077, its storage folder as
+    working directory and a config file written beside it (``secantusd.toml`` next to ``storage``).
+    """
     label = LABELS.get(name, name)
-    storage.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mkdir_private(storage)
+    if password is not None:
+        provision_user(storage, password)
+        auth = True
+    config = storage.parent / "secantusd.toml"
     attempts = 3
     for attempt in range(attempts):
         if port is None or not port_is_free(port):
             port = free_port()
+        write_config(config, storage, port, auth)
         args = [
-            server_binary(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage),
-            "--log-level", "WARNING",
-            "--oplog-max-entries", str(OPLOG_MAX_ENTRIES),
-            "--oplog-retention-seconds", str(OPLOG_RETENTION_SECONDS),
+            server_binary(), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+            "--storage-path", str(storage),
         ]
         if auth:
             args.append("--auth")
         log_offset = log_path.stat().st_size if log_path.exists() else 0
-        # Checkpoint every CHECKPOINT_SECONDS instead of SecantusDB's 60: a checkpoint after a large
-        # import stalled the application's inserts for 300-600 ms; at 10 s stalls stay near 100 ms.
-        # A variable the user set wins.
-        env = {"SECANTUS_CHECKPOINT_SECONDS": str(CHECKPOINT_SECONDS), **os.environ}
-        proc = procs.spawn(args, log_path, env=env)
+        proc = procs.spawn(args, log_path, env=server_env(), cwd=storage)
         try:
-            _wait_until_serving(proc, port, label)
+            _wait_until_serving(proc, port, label, password)
         except _PortTaken:
+            procs.terminate(proc.pid)
             port = None
             if attempt + 1 < attempts:
                 continue
@@ -268,7 +385,8 @@ def _log_since(log_path: Path, offset: int, lines: int = 15) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def _wait_until_serving(proc, port: int, label: str) -> None:
+def _wait_until_serving(proc, port: int, label: str, password: str | None = None) -> None:
+    """Until the server answers; with ``password``, until it accepts our login (so it is ours)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         code = proc.poll()
@@ -283,10 +401,14 @@ def _wait_until_serving(proc, port: int, label: str) -> None:
         except OSError:
             time.sleep(0.1)
             continue
-        client = connect(embedded_uri(port), "probe")
+        client = connect(embedded_uri(port, USERNAME if password else None, password), "probe")
         try:
             client.admin.command("ping")
             return
+        except OperationFailure as exc:
+            if exc.code == 18:  # authentication failed: whoever answers on this port is not our server
+                raise _PortTaken() from None
+            time.sleep(0.1)
         except PyMongoError:
             time.sleep(0.1)
         finally:

@@ -5,6 +5,7 @@ may describe a learner's deployments.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -72,6 +73,65 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+def mkdir_private(path: str | os.PathLike) -> Path:
+    """``path`` and every missing folder above it, each created readable by its owner only (0700)."""
+    path = Path(path)
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    return Path(path) if not missing else missing[0]
+
+
+def make_tree_private(root: str | os.PathLike) -> None:
+    """Take away every permission of group and others under ``root`` (files made by older versions)."""
+    for folder, dirs, files in os.walk(root):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            try:
+                mode = os.lstat(name).st_mode
+                if mode & 0o077 and not os.path.islink(name):
+                    os.chmod(name, mode & 0o700)
+            except OSError:
+                pass
+
+
+def open_private(path: str | os.PathLike, mode: str = "wb", **kwargs):
+    """``open(path, mode)`` for writing, the file created readable by its owner only (0600)."""
+    flags = os.O_WRONLY | os.O_CREAT
+    if "a" in mode:
+        flags |= os.O_APPEND
+    elif "w" in mode:
+        flags |= os.O_TRUNC
+    fd = os.open(path, flags, 0o600)
+    try:
+        return open(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+_umask_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def private_umask():
+    """Within the block (or a function it decorates) new files are 0600 and folders 0700, also in
+    the processes started meanwhile (notebook kernels, servers). The umask is process-wide: the
+    previous one comes back after."""
+    with _umask_lock:
+        previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            os.umask(previous)
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -17,8 +17,10 @@ import psutil
 
 
 def spawn(args: list[str], log_path: Path, env: dict | None = None, cwd: Path | None = None) -> subprocess.Popen:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab", buffering=0) as log:
+    """Start ``args`` detached, output appended to ``log_path``, with umask 077: what it writes is its owner's only."""
+    log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(fd, "ab", buffering=0) as log:
         os.chmod(log_path, 0o600)
         return subprocess.Popen(
             args,
@@ -29,6 +31,7 @@ def spawn(args: list[str], log_path: Path, env: dict | None = None, cwd: Path | 
             env=env,
             cwd=cwd,
             close_fds=True,
+            umask=0o077,
         )
 
 

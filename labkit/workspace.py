@@ -8,6 +8,8 @@ same directory sees the same lab: notebook kernels, the CLI, tests.
 
 ``state.json`` never holds a password: a deployment given by URI is recorded
 masked, with the name of the environment variable that holds the real string.
+Embedded servers always require a login: their generated passwords live in
+``credentials.json`` (owner-only), which only this module reads.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -24,11 +27,12 @@ from pathlib import Path
 from labkit import deploy, procs
 from labkit.deploy import LABELS, Deployment
 from labkit.errors import DeploymentError, WorkspaceError
-from labkit.files import append_jsonl, now_iso, write_json
+from labkit.files import append_jsonl, make_tree_private, mkdir_private, now_iso, read_json, write_json
 from labkit.uris import mask_uri, password_of
 
 DEFAULT_TOPIC = "partial-recovery"  # the lab topic a workspace is for, unless told otherwise
 STATE_FILE = "state.json"
+CREDENTIALS_FILE = "credentials.json"  # the embedded servers' generated passwords: owner-only, never printed
 URI_ENV = {"main": "LABKIT_MAIN_URI", "temp": "LABKIT_TEMP_URI"}
 STATE_VERSION = 1
 # Workspaces made before the backup package recorded the capture process under its old module name.
@@ -71,7 +75,7 @@ class Workspace:
         """Create the workspace (or a folder inside it) readable by the owner only."""
         target = self.path / relative if relative else self.path
         try:
-            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            mkdir_private(target)
             os.chmod(target, 0o700)
             # A probe of our own: processes opening the workspace at once must not unlink each other's.
             fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=target)
@@ -182,10 +186,33 @@ class Workspace:
 
     def _real_uri(self, name: str, record: dict) -> str:
         if record["kind"] == "embedded":
-            return deploy.embedded_uri(record["port"], record.get("username"), self._secret(name, record))
+            if record.get("auth"):
+                return deploy.embedded_uri(record["port"], record.get("username", deploy.USERNAME),
+                                           self._password(name))
+            return deploy.embedded_uri(record["port"])  # made before labkit turned auth on: `up` migrates it
         if not record.get("has_password"):
             return record["uri"]
         return self._secret(name, record)
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.path / CREDENTIALS_FILE
+
+    def _password(self, name: str, create: bool = False) -> str:
+        """The generated password of embedded ``name`` (made on first need with ``create``)."""
+        stored = read_json(self.credentials_file) or {}
+        if stored.get(name):
+            return stored[name]
+        if not create:
+            raise DeploymentError(
+                f"{LABELS[name]}'s password is missing from {self.credentials_file}. Run labkit up: it sets a "
+                "new one (your data stays)."
+            )
+        with self.locked():
+            stored = read_json(self.credentials_file) or {}
+            stored[name] = secrets.token_urlsafe(24)  # about 144 bits, safe in a URI as it is
+            write_json(self.credentials_file, stored, fsync=True)
+        return stored[name]
 
     def _secret(self, name: str, record: dict) -> str | None:
         """The connection string or password that is deliberately kept out of state.json."""
@@ -199,6 +226,13 @@ class Workspace:
                 f"Set the environment variable {env} to {record['uri']} (with the real password) and try again."
             )
         return password_of(uri) if record["kind"] == "embedded" else uri
+
+    def _has_password(self, name: str) -> bool:
+        return bool((read_json(self.credentials_file) or {}).get(name))
+
+    def _serves_with_auth(self, name: str, record: dict) -> bool:
+        """A running embedded server started with a login (older workspaces ran without)."""
+        return bool(record.get("auth")) and self._has_password(name)
 
     def child_env(self) -> dict:
         """Environment for processes the workspace starts: real URIs travel here, never in argv."""
@@ -223,6 +257,8 @@ class Workspace:
         envs = {"main": main_uri_env or URI_ENV["main"], "temp": temp_uri_env or URI_ENV["temp"]}
         with self.edit() as state:
             started: list[tuple[str, dict]] = []
+            legacy = any(record["kind"] == "embedded" and not record.get("auth")
+                         for record in state["deployments"].values())
             try:
                 for name in ("main", "temp"):
                     record = state["deployments"].get(name)
@@ -241,19 +277,27 @@ class Workspace:
                         }
                     elif record and record["kind"] == "uri":
                         deploy.check_replica_set(name, self._real_uri(name, record))
-                    elif record and deploy.embedded_alive(record):
+                    elif record and deploy.embedded_alive(record) and self._serves_with_auth(name, record):
                         say(f"{LABELS[name]} is already running on port {record['port']}.")
                     else:
-                        if record:
+                        if record and deploy.embedded_alive(record):
+                            # Made before labkit required a login: restart it with one, data intact.
+                            say(f"{LABELS[name]} runs without authentication: restarting it with a login "
+                                "(its data stays) ...")
+                            deploy.stop_embedded(record)
+                        elif record:
                             say(f"{LABELS[name]} was not running: restarting it with its data ...")
                         else:
                             say(f"Starting {LABELS[name]} (embedded server) ...")
                         storage = self.ensure_dir(f"{name}/data")
+                        # The user is (re)created in the storage before the server listens, and the server
+                        # counts as started once it accepts that login: never a moment without authentication.
                         fresh = deploy.start_embedded(
-                            name, storage, self.path / name / "server.log",
-                            port=(record or {}).get("port"), auth=(record or {}).get("auth", False),
+                            name, storage, self.path / name / "server.log", port=(record or {}).get("port"),
+                            password=self._password(name, create=True),
                         )
-                        state["deployments"][name] = {**(record or {}), **fresh, "storage": str(storage),
+                        state["deployments"][name] = {**(record or {}), **fresh, "username": deploy.USERNAME,
+                                                      "storage": str(storage),
                                                       "log": str(self.path / name / "server.log")}
                         started.append((name, fresh))
                         say(f"{LABELS[name]} is up on port {fresh['port']}.")
@@ -263,6 +307,8 @@ class Workspace:
                 raise
             finally:
                 self._deployments.clear()
+            if legacy:  # made by a labkit that wrote files readable by others: make them the owner's only
+                make_tree_private(self.path)
             state["up"] = True
             state["up_since"] = state.get("up_since") if not started else now_iso()
             self._restart_processes(state, say)
@@ -424,6 +470,14 @@ class Workspace:
                                          "running": procs.alive(record.get("pid"), record.get("marker")),
                                          "started": record.get("started"), "log": record.get("log")}
         return result
+
+
+def state_stamp(path: str | os.PathLike) -> int | None:
+    """Changes whenever the workspace's state does (cheap: one stat); None when it cannot be read."""
+    try:
+        return os.stat(Path(path) / STATE_FILE).st_mtime_ns
+    except OSError:
+        return None
 
 
 def current_uri(path: str | os.PathLike, name: str = "main") -> str | None:

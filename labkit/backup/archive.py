@@ -33,7 +33,7 @@ from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.raw_bson import RawBSONDocument
 
 from labkit.errors import BackupError
-from labkit.files import fsync_dir, now_iso, write_json
+from labkit.files import fsync_dir, mkdir_private, now_iso, open_private, write_json
 from labkit.backup.timespec import ts_from_key, ts_key, ts_parse, ts_str
 
 SEGMENT_MAGIC = b"LABKIT-OPLOG-1\n"
@@ -135,7 +135,7 @@ class OplogWriter:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mkdir_private(directory)
         self.last_key: int | None = None
         self.entries = 0
         self._file = None
@@ -169,7 +169,7 @@ class OplogWriter:
         if self._path is None or self._path.stat().st_size + len(payload) > SEGMENT_MAX_BYTES:
             self._open_new(first)
         elif self._file is None:
-            self._file = open(self._path, "ab")
+            self._file = open_private(self._path, "ab")
         header = BLOCK_HEADER.pack(BLOCK_MAGIC, count, len(payload), first, last, 0)
         crc = zlib.crc32(payload, zlib.crc32(header[:-4]))
         self._file.write(header[:-4] + struct.pack("<I", crc) + payload)
@@ -182,7 +182,7 @@ class OplogWriter:
     def _open_new(self, first_key: int) -> None:
         self.close()
         self._path = self.directory / segment_name(first_key)
-        self._file = open(self._path, "wb")
+        self._file = open_private(self._path, "wb")
         self._file.write(SEGMENT_MAGIC)
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -313,7 +313,7 @@ class Archive:
     def create(self, start_key: int) -> None:
         """Begin an archive whose capture starts just after ``start_key`` (only once)."""
         for folder in (self.root, self.oplog_dir, self.snapshots_dir):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            mkdir_private(folder)
         if not self.exists():
             write_json(self.capture_file, {"start": ts_str(ts_from_key(start_key)), "gaps": [],
                                                   "last": ts_str(ts_from_key(start_key)), "created": now_iso()},

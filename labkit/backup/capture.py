@@ -29,13 +29,14 @@ from pymongo.errors import PyMongoError
 
 from labkit.backup.archive import Archive, OplogWriter
 from labkit.backup.timespec import ts_from_key, ts_key, ts_str
-from labkit.deploy import cluster_time, connect, driver_error
+from labkit.deploy import auth_failed, cluster_time, connect, driver_error, impostor_message
 from labkit.files import now_iso
-from labkit.workspace import current_uri
+from labkit.workspace import current_uri, state_stamp
 
 HEARTBEAT_SECONDS = 0.5
 AWAIT_MS = 200  # an empty poll at least this often: restores waiting for the capture see progress soon
 RETRY_SECONDS = 1.0
+CHECK_WORKSPACE_SECONDS = 1.0  # while tailing: has `labkit up` moved Main? (the state file changed)
 
 
 class Capture:
@@ -53,6 +54,8 @@ class Capture:
             self.writer.last_key = Archive.key(self.state, "start")
         self.state.update(pid=os.getpid(), error=None, tailing=False, started=now_iso())
         self._last_save = 0.0
+        self._stamp = state_stamp(workspace_path) if workspace_path else None
+        self._checked = time.monotonic()
 
     def log(self, message: str) -> None:
         print(f"{now_iso()} capture: {message}", flush=True)
@@ -69,13 +72,17 @@ class Capture:
             except PyMongoError as exc:
                 failures += 1
                 self.state["tailing"] = False
-                self.state["error"] = f"cannot read Main's oplog: {driver_error(exc, self.uri)[:200]}"
+                if auth_failed(exc):  # not the learner's Main: copy nothing from it
+                    self.state["error"] = f"refused: {impostor_message('Main', self.uri)}"
+                else:
+                    self.state["error"] = f"cannot read Main's oplog: {driver_error(exc, self.uri)[:200]}"
                 self.save(force=True)
                 if failures == 1 or failures % 30 == 0:
                     self.log(f"{self.state['error']}; retrying")
                 time.sleep(RETRY_SECONDS)
                 if self.workspace_path:
                     self.uri = current_uri(self.workspace_path) or self.uri
+                    self._stamp = state_stamp(self.workspace_path)
             except Exception as exc:  # the archive cannot be written (disk full, permissions): stop, say why
                 self.state.update(tailing=False, error=f"capture stopped: {exc}", pid=None)
                 self.save(force=True)
@@ -104,6 +111,8 @@ class Capture:
         try:
             pending_synced = cluster_time(client)
             while not self.stopping:
+                if self._main_moved():
+                    return  # reopen on the server the workspace now names as Main
                 try:
                     payload = next(cursor)
                 except StopIteration:
@@ -125,6 +134,24 @@ class Capture:
                 self.save()
         finally:
             cursor.close()
+
+    def _main_moved(self) -> bool:
+        """The workspace's state changed and names another Main URI (checked at most once a second)."""
+        if not self.workspace_path or time.monotonic() - self._checked < CHECK_WORKSPACE_SECONDS:
+            return False
+        self._checked = time.monotonic()
+        stamp = state_stamp(self.workspace_path)
+        if stamp == self._stamp:
+            return False
+        uri = current_uri(self.workspace_path)
+        if uri is None:
+            return False
+        self._stamp = stamp
+        if uri == self.uri:
+            return False
+        self.log("the workspace names a new Main: reconnecting")
+        self.uri = uri
+        return True
 
     def save(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -40,7 +40,7 @@ from labkit.backup.oplog import OplogApplier
 from labkit.backup.timespec import RestorePoint, parse_time, show_time, ts_from_key, ts_key, ts_parse, ts_str
 from labkit.deploy import LABELS, SYSTEM_DATABASES, cluster_time, connect, driver_error
 from labkit.errors import BackupError, LabkitError
-from labkit.files import now_iso, write_json
+from labkit.files import mkdir_private, now_iso, open_private, write_json
 from labkit.progress import progress_bar
 
 CAPTURE_PROCESS = "capture"
@@ -245,13 +245,13 @@ class Backup:
     def _dump_collection(client: MongoClient, folder: Path, ns: str, kind: str, options: dict) -> dict:
         db_name, coll_name = ns.split(".", 1)
         relative = dump_path(ns)
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mkdir_private((folder / relative).parent)
         coll = client[db_name][coll_name]
         indexes = [] if kind == "view" else [dict(spec) for spec in coll.list_indexes()]
         for spec in indexes:
             spec.pop("ns", None)
         count = size = crc = 0
-        with open(folder / f"{relative}.bson", "wb") as out:
+        with open_private(folder / f"{relative}.bson", "wb") as out:
             if kind != "view":
                 for batch in coll.find_raw_batches({}):
                     out.write(batch)
@@ -260,7 +260,8 @@ class Backup:
                     count += _count_documents(batch)
             out.flush()
             os.fsync(out.fileno())
-        (folder / f"{relative}.metadata.json").write_text(metadata_json(options, indexes, ns, kind))
+        with open_private(folder / f"{relative}.metadata.json", "w") as meta:
+            meta.write(metadata_json(options, indexes, ns, kind))
         return {"file": relative, "type": kind, "documents": count, "bytes": size, "crc32": crc}
 
     def snapshots(self) -> list[dict]:

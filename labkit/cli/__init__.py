@@ -8,6 +8,7 @@ without a traceback. Usage errors exit with 2 (click's convention).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -41,6 +42,7 @@ def main() -> None:
     Every command takes --help. Exit codes: 0 ok, 1 an error you can fix (the
     message says how), 2 a usage error.
     """
+    os.umask(0o077)  # whatever labkit writes (workspace, dumps, exports, labkit-runs/) is its owner's only
 
 
 for _family in FAMILIES:

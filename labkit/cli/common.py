@@ -5,6 +5,7 @@ import json
 
 import click
 
+from labkit.uris import password_of
 from labkit.workspace import Workspace
 
 workspace_option = click.option(
@@ -24,3 +25,18 @@ def say(message: str) -> None:
 
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def warn_password_in_argv(option: str, uri: str | None, env_hint: str = "NAME") -> None:
+    """A password typed as an argument is visible to every user of the machine (ps) while the command runs.
+
+    Nothing is said when click took the value from an environment variable (``envvar=``): ps does not show it.
+    """
+    ctx = click.get_current_context(silent=True)
+    param = option.lstrip("-").replace("-", "_")
+    if ctx is not None and ctx.get_parameter_source(param) == click.core.ParameterSource.ENVIRONMENT:
+        return
+    if uri and password_of(uri) is not None:
+        say(f"Warning: the connection string given to {option} carries a password, which every user of this "
+            f"machine can read in the process list while labkit runs. Put it in an environment variable "
+            f"instead: export {env_hint}=... and use {option}-env {env_hint}.")

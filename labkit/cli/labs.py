@@ -48,7 +48,7 @@ def progress(workspace, as_json):
               help="lab: with solutions; demo: with solutions, mode=demo; challenge: solutions replaced by "
                    "'# YOUR CODE HERE' stubs.")
 @click.option("--out", "-o", "out", required=True, metavar="DIR", help="Folder to write the notebooks into.")
-@click.option("--source", metavar="DIR", help="The lab notebooks to convert (default: the repository's).")
+@click.option("--source", metavar="DIR", help="The lab notebooks to convert (default: the ones installed with labkit).")
 @click.option("--topic", default=DEFAULT_TOPIC, show_default=True, help=TOPIC_HELP)
 def notebooks_command(mode, out, source, topic):
     """Write the lab notebooks in a mode, without outputs.

@@ -7,10 +7,12 @@ and the closing line go to stderr, data to stdout or --out; a failure prints
 """
 from __future__ import annotations
 
+import os
+
 import click
 
-from labkit.cli.common import open_workspace, say
-from labkit.errors import LabkitError
+from labkit.cli.common import open_workspace, say, warn_password_in_argv
+from labkit.errors import ConfigError, LabkitError
 from labkit.transfer import ImportFailed, export_collection, import_file
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -19,6 +21,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 def _connection_options(func):
     options = [
         click.option("--uri", metavar="URI", help="Connection string, e.g. mongodb://host:27017/ (as in the mongo tools)."),
+        click.option("--uri-env", metavar="NAME", expose_value=False, callback=_remember_uri_env,
+                     help="Read the connection string from this environment variable: a password stays out of "
+                          "the process list (every user of the machine can read a command line)."),
         click.option("--workspace", "-w", metavar="DIR", envvar="LABKIT_WORKSPACE",
                      help="Use this lab workspace's deployment instead of --uri (env LABKIT_WORKSPACE)."),
         click.option("--target", type=click.Choice(["main", "temp"]), default="main", show_default=True,
@@ -31,17 +36,31 @@ def _connection_options(func):
     return func
 
 
+def _remember_uri_env(ctx: click.Context, param, value):
+    ctx.meta["uri_env"] = value
+
+
 def _connection(uri: str | None, workspace: str | None, target: str):
-    """--uri wins; else the workspace's Main or Temp (its real URI never reaches the screen).
+    """--uri or --uri-env wins; else the workspace's Main or Temp (its real URI never reaches the screen).
 
     With neither, the default workspace (./.labkit/partial-recovery) when it exists, as the
     other lab commands do."""
+    env = click.get_current_context().meta.get("uri_env")
+    if env:
+        if uri:
+            raise click.UsageError("give --uri or --uri-env, not both.")
+        if not os.environ.get(env):
+            raise ConfigError(f"The environment variable {env} (--uri-env) is not set: export it with the "
+                              "connection string first.")
+        return os.environ[env]
     if uri:
+        warn_password_in_argv("--uri", uri)
         return uri
     ws = open_workspace(workspace)
     if workspace or ws.exists():
         return ws.deployment(target)
-    raise click.UsageError("give --uri URI, or --workspace DIR (with --target main|temp) to use the lab's deployments.")
+    raise click.UsageError("give --uri-env NAME (or --uri URI), or --workspace DIR (with --target main|temp) to use "
+                           "the lab's deployments.")
 
 
 def _fail(reason: str) -> None:

@@ -3,11 +3,13 @@
 background process). See labkit/workload/."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from labkit.cli.common import echo_json, open_workspace, say, workspace_option
+from labkit.cli.common import echo_json, open_workspace, say, warn_password_in_argv, workspace_option
+from labkit.errors import ConfigError
 from labkit.workload import DEFAULT_RATE, Workload, format_status, run_foreground
 
 db_option = click.option("--db", "-d", default="test", show_default=True, help="Database to insert into.")
@@ -29,8 +31,11 @@ def _print_report(report, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--uri", envvar="LABKIT_MAIN_URI", required=True, metavar="URI",
+@click.option("--uri", envvar="LABKIT_MAIN_URI", metavar="URI",
               help="Connection string of the deployment to insert into (env LABKIT_MAIN_URI).")
+@click.option("--uri-env", metavar="NAME",
+              help="Read the connection string from this environment variable (a password stays out of ps).")
+@workspace_option
 @db_option
 @collection_option
 @rate_option
@@ -39,7 +44,7 @@ def _print_report(report, as_json: bool) -> None:
 @click.option("--stats", "stats_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write live statistics (JSON, replaced atomically every half second) to FILE.")
 @json_option
-def insert(uri, db, collection, rate, duration, stats_file, as_json):
+def insert(uri, uri_env, workspace, db, collection, rate, duration, stats_file, as_json):
     """Run the continuous-insert application in the foreground.
 
     Inserts small documents ({_id, seq, run, client_time}; never a firstname)
@@ -48,9 +53,25 @@ def insert(uri, db, collection, rate, duration, stats_file, as_json):
     few seconds on stderr. Ctrl-C or SIGTERM stops it; it then checks the
     database (every acknowledged insert present, none duplicated, seqs
     contiguous) and prints the report. Exits 1 if the check fails.
+
+    Without --uri or --uri-env it inserts into the lab workspace's Main (and
+    follows it when labkit up restarts it).
     """
+    workspace_path = None
+    if uri_env:
+        if not os.environ.get(uri_env):
+            raise ConfigError(f"The environment variable {uri_env} (--uri-env) is not set: export it with the "
+                              "connection string first.")
+        uri = os.environ[uri_env]
+    elif uri:
+        warn_password_in_argv("--uri", uri, "LABKIT_MAIN_URI")
+    else:
+        ws = open_workspace(workspace)
+        if not (workspace or ws.exists()):
+            raise click.UsageError("give --uri-env NAME (or --uri URI), or --workspace DIR to insert into the lab's Main.")
+        uri, workspace_path = ws.main.uri, str(ws.path)
     report = run_foreground(uri, db, collection, rate, duration=duration, stats_path=stats_file,
-                            status_every=STATUS_EVERY, say=say)
+                            status_every=STATUS_EVERY, say=say, workspace_path=workspace_path)
     _print_report(report, as_json)
 
 

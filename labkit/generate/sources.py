@@ -1,16 +1,17 @@
 """Finding template text: a file, inline JSON, standard input, or a bundled template.
 
-Bundled templates live in data/templates/ at the repository root
-(``labkit generate customer360`` finds data/templates/customer360.json).
+Bundled templates are package data, ``labkit/data/templates/`` (in the repository a
+link to data/templates/): ``labkit generate customer360`` finds customer360.json there.
 """
 from __future__ import annotations
 
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 from labkit.errors import ConfigError
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
+TEMPLATES_DIR = Path(str(files("labkit") / "data" / "templates"))
 
 
 def bundled_templates() -> list[str]:

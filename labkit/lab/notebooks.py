@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import nbformat
 
 from labkit.errors import LabError
-from labkit.files import write_atomic
+from labkit.files import mkdir_private, write_atomic
 from labkit.lab import topic
 from labkit.workspace import DEFAULT_TOPIC
 
@@ -29,10 +30,11 @@ _MODE_LINE = re.compile(r'^(?P<head>\s*mode\s*=\s*)(?P<value>"[^"]*"|\'[^\']*\')
 
 
 def source_dir(topic_id: str = DEFAULT_TOPIC) -> Path:
-    """The notebooks shipped with the repository (``notebooks/<topic>``)."""
-    folder = Path(__file__).resolve().parents[2] / "notebooks" / topic_id
+    """The notebooks shipped with labkit: package data ``labkit/data/notebooks/<topic>`` (in the
+    repository a link to ``notebooks/``)."""
+    folder = Path(str(files("labkit") / "data" / "notebooks" / topic_id))
     if not folder.is_dir():
-        raise LabError(f"The {topic_id} notebooks are not at {folder}: run labkit from a clone of the repository "
+        raise LabError(f"The {topic_id} notebooks are not at {folder}: reinstall labkit (pip install labkit), "
                        "or give the notebooks' folder with --source.")
     return folder
 
@@ -108,7 +110,7 @@ def write_notebooks(mode: str, out: str | os.PathLike, topic_id: str = DEFAULT_T
     converted = [(path.name, convert(nbformat.read(path, as_version=4), mode, path.name))
                  for path in notebook_paths(topic_id, source)]  # all converted before anything is written
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        mkdir_private(out)
     except OSError as exc:
         raise LabError(f"Cannot create {out}: {exc.strerror or exc}.") from None
     for name, nb in converted:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from labkit import procs
 from labkit.errors import LabError, LabkitError
-from labkit.files import write_json
+from labkit.files import mkdir_private, private_umask, write_json
 from labkit.lab import checks, notebooks, topic
 from labkit.uris import password_of, redact
 from labkit.workspace import DEFAULT_TOPIC, Workspace
@@ -151,6 +151,7 @@ def default_output_dir(topic_id: str) -> Path:
     return Path.cwd() / "labkit-runs" / f"{topic_id}-{stamp}"
 
 
+@private_umask()  # the executed notebooks, logs and answers, and everything the kernels write: owner-only
 def run_lab(topic_id: str = DEFAULT_TOPIC, params: dict | None = None, output_dir=None, workspace=None,
             progress=None, timeout: float = 1800) -> RunResult:
     """Run the topic's notebooks in order in a fresh workspace; always stop what the run started."""
@@ -162,7 +163,7 @@ def run_lab(topic_id: str = DEFAULT_TOPIC, params: dict | None = None, output_di
         raise LabError(f"The workspace {ws.path} is not fresh (it holds a lab already). Choose another --workspace, "
                        f"or remove it with labkit down --purge --workspace {ws.path}.")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        mkdir_private(out)
     except OSError as exc:
         raise LabError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
     log_path = out / RUN_LOG
@@ -334,6 +335,7 @@ def combinations(grid: dict[str, list[str]]) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
+@private_umask()
 def run_batch(topic_id: str = DEFAULT_TOPIC, grid: dict | None = None, fixed: dict | None = None,
               output_dir=None, parallel: int = 1, progress=None, run_timeout: float = 1800):
     """Every combination of ``grid`` (plus ``fixed``) in its own workspace; returns the summary DataFrame."""

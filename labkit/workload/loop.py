@@ -36,14 +36,14 @@ from labkit.errors import ConfigError, LabkitError, WorkloadError
 from labkit.files import write_json
 from labkit.uris import mask_uri, validate_uri
 from labkit.workload.stats import RunStats, WorkloadReport, build_report, format_status
-from labkit.workspace import current_uri
+from labkit.workspace import current_uri, state_stamp
 
 DEFAULT_RATE = 10.0
 MAX_RATE = 100_000.0
 CATCH_UP_LIMIT_S = 1.0  # further behind schedule than this: skip the missed slots instead of bursting
 BACKOFF_FIRST_S, BACKOFF_CAP_S = 0.05, 1.0
 STATS_EVERY_S = 0.5
-REREAD_URI_EVERY_S = 1.0  # while unreachable and owned by a workspace: ask it where Main is now
+REREAD_URI_EVERY_S = 1.0  # owned by a workspace: when its state changed (or after an error), ask where Main is now
 CONNECT_CHECK_MS = 5_000
 # Server error codes meaning "restarting, stepping down or briefly unable": retry.
 TRANSIENT_CODES = {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 50, 64}
@@ -134,7 +134,9 @@ class InsertLoop:
         self.say = say or (lambda line: None)
         self.stats = RunStats(self.run_id, db, collection, rate, mask_uri(uri))
         self.client = connect(uri)
-        self._uri_checked = 0.0
+        self._uri_checked = time.monotonic()
+        self._stamp = state_stamp(workspace_path) if workspace_path else None
+        self._refused = False  # the server at our URI refused our login (an impostor on Main's port)
         self._done = threading.Event()  # tells the stats writer that the run is over
 
     @property
@@ -175,6 +177,7 @@ class InsertLoop:
                 missed = int((now - due) / interval)
                 self.stats.skipped(missed)
                 slot += missed
+            self._follow_workspace()
             seq += 1
             if not self._insert(seq, stop):
                 return
@@ -198,13 +201,17 @@ class InsertLoop:
                 raise WorkloadError(f"A document with _id {doc['_id']!r} already exists: the run id "
                                     f"{self.run_id!r} was used before. Start a new run.") from None
             except PyMongoError as exc:
-                transient = is_transient(exc)
-                message = driver_error(exc, self.uri)[:300]
+                refused = deploy.auth_failed(exc) and self.workspace_path is not None
+                transient = is_transient(exc) or refused
+                message = (deploy.impostor_message("Main", self.uri) if refused else driver_error(exc, self.uri))[:300]
+                if refused and not self._refused:
+                    self.say(f"Refused: {message}.")
+                self._refused = refused
                 if not transient and self.stats.acknowledged == 0:
                     raise WorkloadError(f"The server refused the first insert into {self.db}.{self.collection}: {message}") from None
                 self.stats.error(message, transient)
                 if transient:
-                    self._follow_workspace()
+                    self._follow_workspace(after_error=True)
             if stop.wait(backoff):
                 self.stats.in_doubt_seq = seq  # sent at least once, never acknowledged
                 return False
@@ -212,13 +219,23 @@ class InsertLoop:
         self.stats.acknowledged_insert(time.perf_counter() - started)
         return True
 
-    def _follow_workspace(self) -> None:
-        """`labkit up` may have restarted Main on another port: reconnect there."""
+    def _follow_workspace(self, after_error: bool = False) -> None:
+        """`labkit up` may have restarted Main on another port: reconnect there.
+
+        Checked when the workspace's state changed (at most once a second), not only after an error:
+        the client never keeps writing to a port the workspace no longer names as Main's.
+        """
         if not self.workspace_path or time.monotonic() - self._uri_checked < REREAD_URI_EVERY_S:
             return
         self._uri_checked = time.monotonic()
+        stamp = state_stamp(self.workspace_path)
+        if stamp == self._stamp and not after_error:
+            return
         uri = current_uri(self.workspace_path)
-        if uri and uri != self.uri:
+        if uri is None:
+            return  # mid-restart: ask again later (the stamp is kept, so the next change is seen)
+        self._stamp = stamp
+        if uri != self.uri:
             self.say(f"Main moved to {mask_uri(uri)}: reconnecting.")
             self.client.close()
             self.uri = uri

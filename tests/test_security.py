@@ -1,0 +1,438 @@
+"""A shared class server (issue 15): another user of the machine can neither get in nor read, nor take over.
+
+Real embedded servers throughout. Tests that need a second OS user create one
+(``useradd -M``), act as it in a forked child (``os.setuid``) and remove it; they
+are skipped, saying why, when the tests do not run as root.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+from labkit import deploy
+from labkit.backup import Backup
+from labkit.workload import Workload
+from labkit.workspace import CREDENTIALS_FILE, Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+LABKIT = str(Path(sys.executable).parent / "labkit")
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _labkit(*args, env=None, cwd=None, timeout=120):
+    return subprocess.run([LABKIT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def open_folder():
+    """A folder others may traverse (0755), as a careless home folder would be: labkit must protect itself."""
+    folder = Path(tempfile.mkdtemp(prefix="labkit-shared-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def lab_in_open_folder(open_folder):
+    ws = Workspace(open_folder / "ws")
+    ws.up()
+    yield ws
+    try:
+        ws.down()
+    except Exception:
+        pass
+
+
+# --- a second OS user -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def intruder():
+    """(uid, gid) of a throw-away OS user, removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a second OS user (useradd) and act as it")
+    if not shutil.which("useradd") or not shutil.which("userdel"):
+        pytest.skip("useradd/userdel are not installed")
+    name = f"labkit-intruder-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True)
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def as_user(user: tuple[int, int], fn, *args):
+    """Run ``fn(*args)`` in a forked child as ``user``; return its JSON-able result (or raise its error)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to the other user, never come back
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
+            payload = json.dumps({"result": fn(*args)}, default=str)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        os.write(write_end, payload.encode())
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read(65536):
+            chunks.append(chunk)
+    os.waitpid(pid, 0)
+    answer = json.loads(b"".join(chunks) or b'{"error": "no answer"}')
+    if "error" in answer:
+        raise AssertionError(f"as the other user: {answer['error']}")
+    return answer["result"]
+
+
+def _try_commands(port: int) -> dict:
+    """What a client without credentials gets for each command (run as the other user)."""
+    client = MongoClient(deploy.embedded_uri(port), serverSelectionTimeoutMS=3000)
+    outcomes = {}
+    commands = {
+        "hello": {"hello": 1}, "ping": {"ping": 1}, "buildInfo": {"buildInfo": 1},
+        "listDatabases": {"listDatabases": 1},
+        "find": {"find": "customers", "filter": {}, "$db": "test"},
+        "insert": {"insert": "customers", "documents": [{"x": 1}], "$db": "test"},
+        "delete": {"delete": "customers", "deletes": [{"q": {}, "limit": 0}], "$db": "test"},
+        "createUser": {"createUser": "evil", "pwd": "evil", "roles": ["root"]},
+        "secantusAdmin.backupArchive": {"secantusAdmin.backupArchive": 1, "outputPath": "/tmp/stolen.tar.gz"},
+        "secantusAdmin.restoreArchive": {"secantusAdmin.restoreArchive": 1, "archivePath": "/tmp/x.tar.gz",
+                                         "targetDir": "/tmp/x", "allowExisting": True},
+        "secantusAdmin.pruneOplog": {"secantusAdmin.pruneOplog": 1},
+    }
+    for name, command in commands.items():
+        command = dict(command)
+        db = command.pop("$db", "admin")
+        try:
+            client[db].command(command)
+            outcomes[name] = "ok"
+        except OperationFailure as exc:
+            outcomes[name] = f"refused {exc.code}"
+    client.close()
+    return outcomes
+
+
+def _readable(paths: list[str]) -> list[str]:
+    """Which of ``paths`` the calling user can open (files) or list (folders)."""
+    opened = []
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                os.listdir(path)
+            else:
+                with open(path, "rb") as f:
+                    f.read(1)
+            opened.append(path)
+        except OSError:
+            pass
+    return opened
+
+
+def _tree(root: Path) -> list[Path]:
+    return [root, *sorted(root.rglob("*"))]
+
+
+def assert_owner_only(root: Path) -> None:
+    """Every folder under ``root`` is 0700 and every file 0600 (or stricter)."""
+    loose = []
+    for path in _tree(root):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode) or stat.S_ISSOCK(mode):
+            continue
+        if stat.S_IMODE(mode) & 0o077:
+            loose.append(f"{oct(stat.S_IMODE(mode))} {path}")
+    assert not loose, "readable by others:\n" + "\n".join(loose[:30])
+
+
+# --- SecantusDB's API that labkit relies on -------------------------------------------------
+
+
+def test_secantus_storage_api_labkit_relies_on():
+    """The provisioning process (deploy.PROVISION_SCRIPT) and the server flags use exactly this."""
+    from importlib.metadata import version
+
+    pin = re.search(r'"SecantusDB==([^"]+)"', (REPO / "pyproject.toml").read_text())
+    assert pin, "pyproject.toml must pin SecantusDB exactly (==)"
+    assert version("SecantusDB") == pin.group(1)
+
+    from secantus import auth, cli, config
+    from secantus.storage import Storage
+
+    init = inspect.signature(Storage.__init__).parameters
+    for name in ("path", "oplog_retention_seconds", "oplog_max_entries", "ttl_sweep_seconds", "durable"):
+        assert name in init, f"Storage({name}=...) is gone"
+    assert list(inspect.signature(Storage.add_user).parameters)[:4] == ["self", "db", "username", "record"]
+    assert "replace" in inspect.signature(Storage.add_user).parameters
+    assert callable(Storage.close) and callable(Storage.get_user)
+    assert auth.SCRAM_SHA_256 == "SCRAM-SHA-256"
+    assert "mechanism" in inspect.signature(auth.derive_credentials).parameters
+    assert set(auth.derive_credentials("x", mechanism=auth.SCRAM_SHA_256).to_doc()) == {"SCRAM-SHA-256"}
+    flags = {action.dest for action in cli.build_parser()._actions}
+    assert {"config", "auth", "host", "port", "storage_path"} <= flags
+    # An explicit --config turns off the lookup of ./secantusd.toml, ~/.secantus/..., /etc/secantus/...
+    assert "explicit_path" in inspect.signature(config.load_config).parameters
+    for key in ("host", "port", "storage_path", "log_level", "auth", "enable_test_commands"):
+        assert key in config._TABLE_FIELDS["server"]
+    assert {"retention_seconds", "max_entries"} <= config._TABLE_FIELDS["oplog"]
+
+
+def test_provisioned_user_before_first_listen(tmp_path):
+    """The user exists in the storage before the server listens; the server never answers without a login."""
+    storage = tmp_path / "main" / "data"
+    record = deploy.start_embedded("main", storage, tmp_path / "main" / "server.log", password="pw-" + "x" * 20)
+    try:
+        assert record["auth"] is True
+        anonymous = MongoClient(deploy.embedded_uri(record["port"]), serverSelectionTimeoutMS=3000)
+        with pytest.raises(OperationFailure) as refused:
+            anonymous.test.customers.insert_one({"x": 1})
+        assert refused.value.code == 13
+        anonymous.close()
+        good = MongoClient(deploy.embedded_uri(record["port"], deploy.USERNAME, "pw-" + "x" * 20))
+        assert good.admin.command("connectionStatus")["authInfo"]["authenticatedUsers"][0]["user"] == deploy.USERNAME
+        good.close()
+        # The server's own config file and folders are owner-only; it ran in its storage folder.
+        assert stat.S_IMODE((storage.parent / "secantusd.toml").stat().st_mode) == 0o600
+        assert psutil.Process(record["pid"]).cwd() == str(storage)
+        assert_owner_only(storage)
+    finally:
+        deploy.stop_embedded(record)
+
+
+# --- the workspace: logins, the one command that prints a password ----------------------------
+
+
+def test_workspace_servers_refuse_anonymous_clients(fresh_lab, clean_env):
+    ws = fresh_lab
+    port = ws.read()["deployments"]["main"]["port"]
+    outcomes = _try_commands(port)
+    assert {outcomes[name] for name in ("hello", "ping", "buildInfo")} == {"ok"}
+    refused = {name: outcome for name, outcome in outcomes.items() if name not in ("hello", "ping", "buildInfo")}
+    assert all(outcome == "refused 13" for outcome in refused.values()), refused
+    ws.main.client.test.customers.insert_one({"x": 1})  # the workspace's own client logs in
+
+    password = json.loads((ws.path / CREDENTIALS_FILE).read_text())["main"]
+    assert stat.S_IMODE((ws.path / CREDENTIALS_FILE).stat().st_mode) == 0o600
+    assert password not in ws.state_file.read_text()
+    status = _labkit("status", "--workspace", str(ws.path))
+    assert status.returncode == 0 and password not in status.stdout + status.stderr
+    assert "labkit:****@" in status.stdout
+
+    shown = _labkit("uri", "main", "--workspace", str(ws.path))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == ws.main.uri and password in shown.stdout
+    assert "password" in shown.stderr and password not in shown.stderr
+    client = MongoClient(shown.stdout.strip())
+    assert client.test.customers.count_documents({}) == 1
+    client.close()
+
+
+def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder, tmp_path):
+    ws = lab_in_open_folder
+    ws.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(10)])
+    Backup(ws).enable()
+    Backup(ws).snapshot(progress=False)
+    export = _labkit("export", "--workspace", str(ws.path), "-d", "test", "-c", "customers",
+                     "-o", str(ws.path / "exported.json"))
+    assert export.returncode == 0, export.stderr
+
+    port = ws.read()["deployments"]["main"]["port"]
+    outcomes = as_user(intruder, _try_commands, port)
+    assert {outcomes[name] for name in ("hello", "ping", "buildInfo")} == {"ok"}
+    assert all(outcome == "refused 13" for name, outcome in outcomes.items()
+               if name not in ("hello", "ping", "buildInfo")), outcomes
+
+    assert_owner_only(ws.path)
+    inside = [str(path) for path in _tree(ws.path)]
+    assert as_user(intruder, _readable, inside) == []
+    assert ws.main.client.test.customers.count_documents({}) == 10
+
+
+def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env):
+    """up, import and export with URI targets: the password never shows in any command line (ps)."""
+    main_uri, temp_uri = auth_servers
+    password = main_uri.split(":")[2].split("@")[0]
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for process in psutil.process_iter(["cmdline"]):
+                line = " ".join(process.info["cmdline"] or [])
+                if password in line:
+                    seen.append(line)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    env = dict(os.environ, CLASS_MAIN=main_uri, CLASS_TEMP=temp_uri)
+    data = tmp_path / "in.json"
+    data.write_text("".join(json.dumps({"_id": i, "firstname": f"n{i}"}) + "\n" for i in range(2000)))
+    try:
+        up = _labkit("up", "--workspace", str(tmp_path / "ws"), "--main-uri-env", "CLASS_MAIN",
+                     "--temp-uri-env", "CLASS_TEMP", env=env)
+        assert up.returncode == 0, up.stderr
+        imported = _labkit("import", "--uri-env", "CLASS_MAIN", "-d", "psdb", "-c", "people", "--file", str(data),
+                           env=env)
+        assert imported.returncode == 0, imported.stderr
+        exported = _labkit("export", "--uri-env", "CLASS_MAIN", "-d", "psdb", "-c", "people",
+                           "-o", str(tmp_path / "out.json"), env=env)
+        assert exported.returncode == 0, exported.stderr
+        assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o600
+        for result in (up, imported, exported):
+            assert password not in result.stdout + result.stderr
+            assert "Warning" not in result.stderr
+        stop.set()
+        watcher.join()
+        assert seen == []
+        # A password typed as an argument works, with a warning.
+        typed = _labkit("export", "--uri", main_uri, "-d", "psdb", "-c", "people", "-o", str(tmp_path / "o2.json"))
+        assert typed.returncode == 0 and "Warning" in typed.stderr and password not in typed.stderr
+    finally:
+        stop.set()
+        watcher.join()
+        MongoClient(main_uri).drop_database("psdb")
+
+
+# --- port takeover ----------------------------------------------------------------------------
+
+
+def test_impostor_on_mains_port_is_refused_and_main_is_followed(fresh_lab, tmp_path, clean_env):
+    ws = fresh_lab
+    ws.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(5)])
+    Backup(ws).enable()
+    Workload(ws).start(rate=20)
+    _wait_for(lambda: (Workload(ws).stats() or {}).get("acknowledged", 0) >= 10, 30, "10 inserts")
+
+    main = ws.read()["deployments"]["main"]
+    ws.main.close()
+    os.kill(main["pid"], signal.SIGKILL)
+    _wait_for(lambda: not deploy.embedded_alive(main), 10, "Main to die")
+    impostor = deploy.start_embedded("impostor", tmp_path / "impostor" / "data", tmp_path / "impostor" / "log",
+                                     port=main["port"])
+    try:
+        assert impostor["port"] == main["port"], "the impostor must sit on Main's port for this test"
+        fake = MongoClient(deploy.embedded_uri(impostor["port"]))
+        # Workload and capture meet the impostor, fail to log in, and say so.
+        _wait_for(lambda: "refused" in str((Workload(ws).stats() or {}).get("last_error", "")), 20,
+                  "the workload to report the refusal")
+        capture_state = ws.path / "backup" / "capture.json"
+        _wait_for(lambda: "refused" in str(json.loads(capture_state.read_text()).get("error")), 20,
+                  "the capture to report the refusal")
+        time.sleep(2)
+        assert fake.test.customers.count_documents({}) == 0
+        assert "test" not in fake.list_database_names()
+        acknowledged = Workload(ws).stats()["acknowledged"]
+
+        up = _labkit("up", "--workspace", str(ws.path))
+        assert up.returncode == 0, up.stderr
+        moved = ws.read()["deployments"]["main"]["port"]
+        assert moved != main["port"]
+        _wait_for(lambda: Workload(ws).stats()["acknowledged"] >= acknowledged + 20, 60,
+                  "inserts to resume on the real Main")
+        _wait_for(lambda: json.loads(capture_state.read_text()).get("tailing") is True, 30,
+                  "the capture to follow Main")
+        assert fake.test.customers.count_documents({}) == 0
+        fake.close()
+    finally:
+        deploy.stop_embedded(impostor)
+    report = Workload(ws).stop()
+    assert report.ok, str(report)
+    assert report.missing == 0 and report.duplicates == 0
+
+
+# --- stray configuration ----------------------------------------------------------------------
+
+
+def test_stray_secantusd_toml_changes_nothing(tmp_path, clean_env):
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    (home / ".secantus").mkdir(parents=True)
+    cwd.mkdir()
+    stray = '[server]\nauth = false\nenable_test_commands = true\nlog_level = "DEBUG"\n[oplog]\nmax_entries = 10\n'
+    (cwd / "secantusd.toml").write_text(stray)
+    (home / ".secantus" / "secantusd.toml").write_text(stray)
+    env = dict(os.environ, HOME=str(home))
+    up = _labkit("up", "--workspace", str(tmp_path / "ws"), env=env, cwd=cwd)
+    ws = Workspace(tmp_path / "ws")
+    try:
+        assert up.returncode == 0, up.stderr
+        port = ws.read()["deployments"]["main"]["port"]
+        assert _try_commands(port)["find"] == "refused 13"  # auth stayed on
+        with pytest.raises(OperationFailure) as no_test_commands:
+            ws.main.client.admin.command("configureFailPoint", "failCommand", mode="off")
+        assert no_test_commands.value.code in (59, 13)  # CommandNotFound: test commands stayed off
+        ws.main.client.test.many.insert_many([{"n": i} for i in range(50)])
+        assert ws.main.client.local["oplog.rs"].count_documents({"ns": "test.many"}) == 50  # max_entries = 10 ignored
+        for pid in (ws.read()["deployments"][name]["pid"] for name in ("main", "temp")):
+            assert "--config" in psutil.Process(pid).cmdline()
+    finally:
+        ws.down()
+
+
+# --- upgrade ----------------------------------------------------------------------------------
+
+
+def test_workspace_made_without_auth_is_migrated_by_up(tmp_path, clean_env):
+    """A workspace from before auth (servers running without a login) keeps its data through `up`."""
+    path = tmp_path / "ws"
+    path.mkdir(mode=0o700)
+    records = {}
+    for name in ("main", "temp"):
+        (path / name).mkdir(mode=0o755)
+        record = deploy.start_embedded(name, path / name / "data", path / name / "server.log")  # no auth: old labkit
+        records[name] = {**record, "storage": str(path / name / "data"), "log": str(path / name / "server.log")}
+        records[name].pop("auth")
+    old_main = MongoClient(deploy.embedded_uri(records["main"]["port"]))
+    old_main.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(42)])
+    old_main.close()
+    (path / "state.json").write_text(json.dumps({"version": 1, "lab": "partial-recovery", "created": "2026-11-01",
+                                                 "up": True, "deployments": records, "processes": {}}))
+    ws = Workspace(path)
+    try:
+        assert ws.main.client.test.customers.count_documents({}) == 42  # still reachable as it was
+        result = _labkit("up", "--workspace", str(path))
+        assert result.returncode == 0, result.stderr
+        assert "without authentication" in result.stderr
+        fresh = Workspace(path)
+        state = fresh.read()
+        assert all(state["deployments"][name]["auth"] for name in ("main", "temp"))
+        assert fresh.main.client.test.customers.count_documents({}) == 42
+        assert _try_commands(state["deployments"]["main"]["port"])["find"] == "refused 13"
+        assert not deploy.embedded_alive(records["main"])  # the old unauthenticated server is gone
+        assert_owner_only(path / "main" / "data")
+    finally:
+        Workspace(path).down()
+        for record in records.values():
+            deploy.stop_embedded(record)
