@@ -7,6 +7,8 @@ and the closing line go to stderr, data to stdout or --out; a failure prints
 """
 from __future__ import annotations
 
+import os
+
 import click
 
 from labkit.cli.common import open_workspace, say
@@ -44,6 +46,16 @@ def _connection(uri: str | None, workspace: str | None, target: str):
     raise click.UsageError("give --uri URI, or --workspace DIR (with --target main|temp) to use the lab's deployments.")
 
 
+def _record(uri: str | None, workspace: str | None, kind: str, **details) -> None:
+    """With a workspace (not --uri), note the export or import in its event log: the lab's checks
+    re-derive a recovery from these records whether it was typed here or run from a notebook."""
+    if uri:
+        return
+    ws = open_workspace(workspace)
+    if ws.exists():
+        ws.log_event(kind, via="cli", **details)
+
+
 def _fail(reason: str) -> None:
     say(f"Failed: {reason}")
 
@@ -73,9 +85,12 @@ def export_command(uri, workspace, target, db, quiet, collection, query, fields,
         -q '{"firstname": {"$exists": true}}' -o lost_records.json
     """
     try:
-        export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields, sort=sort,
-                          skip=skip, limit=limit, type=type_, json_format=json_format, json_array=json_array,
-                          pretty=pretty, header_line=not no_header_line, out=out, quiet=quiet)
+        report = export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields,
+                                   sort=sort, skip=skip, limit=limit, type=type_, json_format=json_format,
+                                   json_array=json_array, pretty=pretty, header_line=not no_header_line, out=out,
+                                   quiet=quiet)
+        _record(uri, workspace, "export", source=target, db=db, collection=collection, query=query or "{}",
+                count=report.count, file=os.path.abspath(out) if out else None)
     except LabkitError as exc:
         _fail(str(exc))
         raise SystemExit(1) from None
@@ -123,12 +138,19 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, file_ar
         if not quiet:
             say(f"no collection specified; using filename '{collection}' as collection")
     try:
-        import_file(_connection(uri, workspace, target), db, collection, path, type=type_, header_line=header_line,
-                    fields=fields, json_array=json_array, mode=mode, upsert_fields=upsert_fields, drop=drop,
-                    stop_on_error=stop_on_error, maintain_insertion_order=maintain_insertion_order,
-                    num_insertion_workers=num_insertion_workers, batch_size=batch_size, field_file=field_file,
-                    ignore_blanks=ignore_blanks, quiet=quiet)
+        report = import_file(_connection(uri, workspace, target), db, collection, path, type=type_,
+                             header_line=header_line, fields=fields, json_array=json_array, mode=mode,
+                             upsert_fields=upsert_fields, drop=drop, stop_on_error=stop_on_error,
+                             maintain_insertion_order=maintain_insertion_order,
+                             num_insertion_workers=num_insertion_workers, batch_size=batch_size,
+                             field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet)
+        _record(uri, workspace, "import", target=target, db=db, collection=collection,
+                file=os.path.abspath(path) if path else None, mode=report.mode, imported=report.imported,
+                failed=report.failed)
     except ImportFailed as exc:
+        _record(uri, workspace, "import", target=target, db=db, collection=collection,
+                file=os.path.abspath(path) if path else None, mode=exc.report.mode, imported=exc.report.imported,
+                failed=exc.report.failed)
         _fail(exc.reason)
         if not quiet:
             say(exc.report.closing_line())
