@@ -43,6 +43,21 @@ def progress(workspace, as_json):
         click.echo(checks.progress_table(ws))
 
 
+@click.command(name="reset")
+@workspace_option
+@click.option("--step", "step_id", required=True, metavar="ID", help="The step to redo, e.g. partial-recovery.pitr-export-import.")
+def reset_command(workspace, step_id):
+    """Return the lab workspace to the state before a step, to do it again.
+
+    Before the recovery step: Temp's customers are dropped, what was imported into Main since the
+    incident is removed and earlier restores, exports and imports no longer count. Before the incident:
+    also every customer is back on Main. Same as lab.reset(ws, ID) in a notebook.
+    """
+    from labkit.lab.actions import reset
+
+    reset(open_workspace(workspace), step_id)
+
+
 @click.command(name="notebooks")
 @click.option("--mode", type=click.Choice(["lab", "demo", "challenge"]), default="challenge", show_default=True,
               help="lab: with solutions; demo: with solutions, mode=demo; challenge: solutions replaced by "
@@ -150,4 +165,4 @@ def batch_command(topic, grids, parameters, parallel, output_dir):
         sys.exit(1)
 
 
-COMMANDS = [labs_command, progress, notebooks_command, run_command, batch_command]
+COMMANDS = [labs_command, progress, reset_command, notebooks_command, run_command, batch_command]

@@ -7,6 +7,7 @@ and the closing line go to stderr, data to stdout or --out; a failure prints
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
@@ -63,6 +64,28 @@ def _connection(uri: str | None, workspace: str | None, target: str):
                            "the lab's deployments.")
 
 
+def _lab_workspace(uri: str | None, workspace: str | None):
+    """The lab workspace the command works in, or None when --uri or --uri-env names the server."""
+    if uri or click.get_current_context().meta.get("uri_env"):
+        return None
+    ws = open_workspace(workspace)
+    return ws if ws.exists() else None
+
+
+def _record(uri: str | None, workspace: str | None, kind: str, **details) -> None:
+    """With a workspace (not --uri), note the export or import in its event log: the lab's checks
+    re-derive a recovery from these records whether it was typed here or run from a notebook."""
+    ws = _lab_workspace(uri, workspace)
+    if ws is not None:
+        ws.log_event(kind, via="cli", **details)
+
+
+def _busy(uri: str | None, workspace: str | None):
+    """Held while importing into a lab's deployment: the idle stop never stops the lab in the middle."""
+    ws = _lab_workspace(uri, workspace)
+    return ws.busy() if ws is not None else contextlib.nullcontext()
+
+
 def _fail(reason: str) -> None:
     say(f"Failed: {reason}")
 
@@ -94,10 +117,12 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
         -q '{"firstname": {"$exists": true}}' -o lost_records.json
     """
     try:
-        export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields, sort=sort,
-                          skip=skip, limit=limit, type=type_, json_format=json_format, json_array=json_array,
-                          pretty=pretty, header_line=not no_header_line, out=out, quiet=quiet, query_file=query_file,
-                          assert_exists=assert_exists)
+        report = export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields,
+                                   sort=sort, skip=skip, limit=limit, type=type_, json_format=json_format,
+                                   json_array=json_array, pretty=pretty, header_line=not no_header_line, out=out,
+                                   quiet=quiet, query_file=query_file, assert_exists=assert_exists)
+        _record(uri, workspace, "export", source=target, db=db, collection=collection, query=query or "{}",
+                count=report.count, file=os.path.abspath(out) if out else None)
     except LabkitError as exc:
         _fail(str(exc))
         raise SystemExit(1) from None
@@ -145,12 +170,20 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, file_ar
         if not quiet:
             say(f"no collection specified; using filename '{collection}' as collection")
     try:
-        import_file(_connection(uri, workspace, target), db, collection, path, type=type_, header_line=header_line,
-                    fields=fields, json_array=json_array, mode=mode, upsert_fields=upsert_fields, drop=drop,
-                    stop_on_error=stop_on_error, maintain_insertion_order=maintain_insertion_order,
-                    num_insertion_workers=num_insertion_workers, batch_size=batch_size, field_file=field_file,
-                    ignore_blanks=ignore_blanks, quiet=quiet)
+        with _busy(uri, workspace):
+            report = import_file(_connection(uri, workspace, target), db, collection, path, type=type_,
+                                 header_line=header_line, fields=fields, json_array=json_array, mode=mode,
+                                 upsert_fields=upsert_fields, drop=drop, stop_on_error=stop_on_error,
+                                 maintain_insertion_order=maintain_insertion_order,
+                                 num_insertion_workers=num_insertion_workers, batch_size=batch_size,
+                                 field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet)
+        _record(uri, workspace, "import", target=target, db=db, collection=collection,
+                file=os.path.abspath(path) if path else None, mode=report.mode, imported=report.imported,
+                failed=report.failed)
     except ImportFailed as exc:
+        _record(uri, workspace, "import", target=target, db=db, collection=collection,
+                file=os.path.abspath(path) if path else None, mode=exc.report.mode, imported=exc.report.imported,
+                failed=exc.report.failed)
         _fail(exc.reason)
         if not quiet:
             say(exc.report.closing_line())

@@ -8,10 +8,12 @@ The parameters are what a notebook's ``parameters`` cell sets (papermill);
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -34,6 +36,11 @@ class Step:
     tips: tuple[str, ...] = ()
     production: dict = field(default_factory=dict)
     question: dict | None = None
+    minutes_atlas: int = 0
+    asks: dict = field(default_factory=dict)  # name -> {"text", "kind", ...}: decisions and predictions recorded with answer()
+    mistakes: dict = field(default_factory=dict)  # mistake key -> the hint for it (the message is the check's)
+    nudge: str = ""  # the first, gentlest hint (challenge mode)
+    sandbox: str = ""  # markdown for the step's try-it-yourself section, if it has one
 
     @property
     def short_id(self) -> str:
@@ -55,6 +62,10 @@ class Lab:
     @property
     def minutes(self) -> int:
         return sum(step.minutes for step in self.steps)
+
+    @property
+    def minutes_atlas(self) -> int:
+        return sum(step.minutes_atlas for step in self.steps)
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,8 @@ def topic(topic_id: str = DEFAULT_TOPIC) -> Topic:
                 id=s["id"], lab_id=lab["id"], title=s["title"], minutes=int(s["minutes"]), points=int(s["points"]),
                 narrative=s["narrative"], instructions=s["instructions"], hint=s["hint"],
                 tips=tuple(s.get("tips", ())), production=dict(s.get("production", {})), question=s.get("question"),
+                minutes_atlas=int(s.get("minutes_atlas", s["minutes"])), asks=dict(s.get("asks", {})),
+                mistakes=dict(s.get("mistakes", {})), nudge=s.get("nudge", ""), sandbox=s.get("sandbox", ""),
             )
             for s in lab["steps"]
         )
@@ -128,6 +141,15 @@ def step_ids(topic_id: str = DEFAULT_TOPIC) -> list[str]:
     return [s.id for s in topic(topic_id).steps]
 
 
+def ask(name: str, topic_id: str = DEFAULT_TOPIC) -> tuple[Step, dict]:
+    """The step that asks ``name`` (a decision or a prediction recorded with ``answer``) and the question."""
+    for s in topic(topic_id).steps:
+        if name in s.asks:
+            return s, s.asks[name]
+    known = ", ".join(n for s in topic(topic_id).steps for n in s.asks)
+    raise LabError(f"Unknown question {name!r}. The lab asks: {known} (and the knowledge questions by step id).")
+
+
 def lab_of(step_id: str, topic_id: str = DEFAULT_TOPIC) -> Lab:
     return lab(step(step_id, topic_id).lab_id, topic_id)
 
@@ -135,12 +157,15 @@ def lab_of(step_id: str, topic_id: str = DEFAULT_TOPIC) -> Lab:
 def describe_step(step_id: str, topic_id: str = DEFAULT_TOPIC) -> str:
     """The step as a learner reads it: title, time, points, narrative, instructions, tips, production commands."""
     s = step(step_id, topic_id)
-    lines = [f"{s.title}  [{s.id}: {s.points} points, about {s.minutes} min]", "", s.narrative, "",
-             f"What to do: {s.instructions}"]
+    lines = [f"{s.title}  [{s.id}: {s.points} points, about {s.minutes} min here, {s.minutes_atlas} min on Atlas]", "",
+             s.narrative, "", f"What to do: {s.instructions}"]
     if s.question:
         lines += ["", s.question["text"]]
         options = s.question.get("choices") or s.question.get("items") or {}
         lines += [f"  {key}. {text}" for key, text in options.items()]
+    for name, asked in s.asks.items():
+        lines += ["", f"Question {name}: {asked['text']}"]
+        lines += [f"  {key}. {text}" for key, text in asked.get("choices", {}).items()]
     if s.tips:
         lines += ["", "Tips:"] + [f"  - {tip}" for tip in s.tips]
     if s.production:
@@ -155,7 +180,8 @@ def describe_step(step_id: str, topic_id: str = DEFAULT_TOPIC) -> str:
 
 PRODUCTION_LABELS = {
     "atlas_ui": "Atlas UI", "atlas_cli": "Atlas CLI", "mongosh": "mongosh", "mongoexport": "mongoexport",
-    "mongoimport": "mongoimport", "mgeneratejs": "mgeneratejs", "shell": "shell", "notes": "note",
+    "mongoimport": "mongoimport", "mgeneratejs": "mgeneratejs", "shell": "shell", "cleanup": "afterwards",
+    "notes": "note",
 }
 
 
@@ -174,7 +200,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def validate_params(*, target, main_uri_env, temp_uri_env, customers, template, seed, insert_rate,
-                    recovery_query, mode, **answers) -> dict:
+                    recovery_query, mode, incident_time_zone=None, **answers) -> dict:
     """The parameters as stored in the workspace (environment variable NAMES only, never URIs)."""
     if target not in TARGETS:
         raise LabError(f"Unknown target {target!r}: use 'embedded' (labkit starts Main and Temp) or 'uri' "
@@ -201,12 +227,25 @@ def validate_params(*, target, main_uri_env, temp_uri_env, customers, template, 
                 raise LabError(f"target is 'uri' but the environment variable {env} ({name}'s connection string) is not set. "
                                f"Set it before starting Jupyter, e.g. export {env}='mongodb+srv://user:password@cluster/'.")
     query = parse_query(recovery_query)
+    if incident_time_zone is not None:
+        zone_of(incident_time_zone)
     unknown = sorted(set(answers) - {"concepts_answer", "flow_answer"})
     if unknown:
         raise LabError(f"Unknown parameter(s) {', '.join(unknown)}. Knowledge answers are concepts_answer and flow_answer.")
     return {"target": target, "main_uri_env": main_uri_env, "temp_uri_env": temp_uri_env, "customers": customers,
             "template": template, "seed": seed, "insert_rate": float(insert_rate),
-            "recovery_query": json_util.dumps(query), "mode": mode}
+            "recovery_query": json_util.dumps(query), "mode": mode, "incident_time_zone": incident_time_zone}
+
+
+def zone_of(name: str | None):
+    """The incident report's time zone (an IANA name such as Europe/Berlin); None: the machine's local zone."""
+    if name is None:
+        return dt.datetime.now().astimezone().tzinfo
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise LabError(f"incident_time_zone {name!r} is not a time zone name: use an IANA name such as "
+                       "'Europe/Berlin' or 'America/New_York', or None for this machine's zone.") from None
 
 
 def parse_query(query) -> dict:
