@@ -189,6 +189,40 @@ def _needs_convert(doc: Any, wrapped: frozenset) -> bool:
     return False
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None), dt.datetime, ObjectId, Decimal128))
+
+
+def _wrapped_copy(value: Any, wrap_int64: bool) -> Any:
+    """The value with Code (and Int64 when wrapped) replaced by their wrappers, copying only the
+    containers on the way to them; everything else is left to the C encoder and its hook."""
+    kind = value.__class__
+    if kind is dict:
+        out = None
+        for key, item in value.items():
+            if item.__class__ in _SCALARS:
+                continue
+            new = _wrapped_copy(item, wrap_int64)
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if kind is list or kind is tuple:
+        out = None
+        for index, item in enumerate(value):
+            if item.__class__ in _SCALARS:
+                continue
+            new = _wrapped_copy(item, wrap_int64)
+            if new is not item:
+                if out is None:
+                    out = list(value)
+                out[index] = new
+        return value if out is None else out
+    if kind is Code or (wrap_int64 and kind is Int64) or kind in _CONTAINERS:  # SON, RawBSONDocument
+        return _convert(value, False, wrap_int64)
+    return value
+
+
 def writer(json_format: str = "relaxed", style: str = "export", pretty: bool = False) -> Callable[[Any], str]:
     """A function writing one document as Extended JSON v2 text (no trailing newline)."""
     if json_format not in JSON_FORMATS:
@@ -212,9 +246,11 @@ def writer(json_format: str = "relaxed", style: str = "export", pretty: bool = F
                             check_circular=False, default=_relaxed_default(wrap)).encode
 
     def relaxed(doc) -> str:
-        if _needs_convert(doc, wrapped):
-            return plain(_convert(doc, False, wrap))
         try:
+            if wrap:  # Int64 is common in generated documents: one walk that copies only what it changes
+                return fast(_wrapped_copy(doc, True))
+            if _needs_convert(doc, wrapped):  # Code is rare: a walk that stops at the first one
+                return fast(_wrapped_copy(doc, False))
             return fast(doc)
         except ValueError:  # NaN or Infinity somewhere: written as {"$numberDouble": ...}
             return plain(_convert(doc, False, wrap))
