@@ -83,10 +83,13 @@ def test_import_csv_with_field_file_and_ignore_blanks(server, db, labkit_cli, tm
 
 
 def test_unreachable_uri_never_shows_the_password(labkit_cli):
-    result = labkit_cli("export", "--uri", "mongodb://ann:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300",
-                        "-d", "d", "-c", "c")
+    uri = "mongodb://ann:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300"
+    result = labkit_cli("export", "--uri-env", "BAD_URI", "-d", "d", "-c", "c", env=dict(os.environ, BAD_URI=uri))
     assert result.returncode == 1 and result.stderr.startswith("Failed: error connecting to host")
     assert "hunter2" not in result.stderr + result.stdout
+    typed = labkit_cli("export", "--uri", uri, "-d", "d", "-c", "c")  # works, with a warning about ps
+    assert typed.returncode == 1 and typed.stderr.startswith("Warning: the connection string given to --uri")
+    assert "Failed: error connecting to host" in typed.stderr and "hunter2" not in typed.stderr + typed.stdout
 
 
 def test_workspace_target_instead_of_uri(server, labkit_cli, tmp_path, clean_env):

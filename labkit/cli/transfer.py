@@ -60,8 +60,8 @@ def _connection(uri: str | None, workspace: str | None, target: str):
     ws = open_workspace(workspace)
     if workspace or ws.exists():
         return ws.deployment(target)
-    raise click.UsageError("give --uri-env NAME (or --uri URI), or --workspace DIR (with --target main|temp) to use "
-                           "the lab's deployments.")
+    raise click.UsageError("give --uri URI (better --uri-env NAME, keeping a password out of ps), or --workspace DIR "
+                           "(with --target main|temp) to use the lab's deployments.")
 
 
 def _lab_workspace(uri: str | None, workspace: str | None):
