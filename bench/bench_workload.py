@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="imports per setting (default 2)")
     args = parser.parse_args()
     settings = [_setting(s.strip()) for s in args.batch_sizes.split(",")]
-    from labkit.transfer import import_file, pacing
+    from labkit.transfer import import_file
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start "
           "(figures from a shared, loaded machine are noisy)")
@@ -205,14 +205,15 @@ def main() -> None:
             results: dict = {}
             for repeat in range(args.repeats):
                 for setting in settings:
-                    name, batch_size, pacing.POLITE_DOCS = setting  # bench only: read at each batch
+                    name, batch_size, polite_docs = setting
                     # The idle p99 right before each import is its baseline (the shared machine's load drifts).
                     before_idle = workload.fresh_stats()
                     time.sleep(args.idle_seconds)
                     before = workload.fresh_stats()
                     idle_here = window(before_idle, before)
                     started = time.monotonic()
-                    result = import_file(uri, "bench_live", "customers", str(path), batch_size=batch_size, quiet=True)
+                    result = import_file(uri, "bench_live", "customers", str(path), batch_size=batch_size, quiet=True,
+                                         polite_docs=polite_docs)
                     import_seconds = time.monotonic() - started
                     busy = window(before, workload.fresh_stats())
                     ratio = busy["p99"] / idle_here["p99"]

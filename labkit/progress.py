@@ -9,16 +9,20 @@ from __future__ import annotations
 import sys
 
 
-def progress_bar(desc: str, total: int | None = None, unit: str = "doc", *, enabled: bool = True, **options):
-    """A tqdm bar (or a disabled one) with ``update``, ``close`` and context-manager use."""
+def progress_bar(desc: str, total: int | None = None, unit: str = "doc", *, enabled: bool = True,
+                 terminal_only: bool = True, **options):
+    """A tqdm bar (or a disabled one) with ``update``, ``close`` and context-manager use.
+
+    ``terminal_only=False`` keeps the bar when stderr is a pipe or a file (``labkit generate``
+    writes its documents to stdout, so a pipeline's stderr still shows how far it got)."""
     from tqdm import tqdm as text_tqdm
 
     in_notebook = "ipykernel" in sys.modules and "IPython" in sys.modules
     interactive = in_notebook or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    if not enabled or not interactive:
+    if not enabled or (terminal_only and not interactive):
         return text_tqdm(total=total, disable=True)
     if in_notebook:
         from tqdm.auto import tqdm as auto_tqdm
 
         return auto_tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, **options)
-    return text_tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, **options)
+    return text_tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, **{"leave": False, **options})

@@ -6,6 +6,7 @@ import random
 import re
 import subprocess
 import sys
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -129,7 +130,7 @@ def test_seeded_output_is_identical_in_a_fresh_interpreter():
         "sys.stdout.write('\\n'.join(relaxed(d) for d in generate(MIXED, 30, seed=77)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(TEMPLATES_DIR.parents[1]))
+                            env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(Path(__file__).resolve().parents[1]))
     assert result.stdout == "\n".join(lines_of(MIXED, 30, 77))
 
 

@@ -48,8 +48,10 @@ def test_an_idle_lab_stops_itself_and_up_brings_it_back_with_its_data(workspace,
     assert app.returncode == 0, app.stderr
     servers = [record["pid"] for record in workspace.read()["deployments"].values()]
 
-    wait_for(lambda: not workspace.is_up(), 120, "the idle lab to stop")
+    # The watchdog logs its event last, after stopping everything and noting what ran.
+    wait_for(lambda: any(e["kind"] == "idle-stop" for e in workspace.events()), 120, "the idle lab to stop")
     state = workspace.read()
+    assert not state["up"]
     assert state["idle_stop"]["processes"] == ["workload"] and state["idle_stop"]["after_minutes"] == 0.05
     assert not any(procs.alive(pid) for pid in servers)
     assert not workspace.process_alive("workload") and not workspace.process_alive(idle.PROCESS)

@@ -56,7 +56,8 @@ def test_describe_step_shows_question_and_production_commands():
     text = labs.describe_step("partial-recovery.flow")
     assert "10 points" in text and "C. Find and note the time" in text and "In production:" in text
     text = labs.describe_step("partial-recovery.pitr-export-import")
-    assert "mongoexport: mongoexport --config" in text and "Atlas UI:" in text
+    assert "mongoexport: mongoexport --uri" in text and "--username" in text and "Atlas UI:" in text
+    assert "--password" not in text.replace("Without --password", "")  # the tools ask for it: never in argv
 
 
 def test_labs_and_progress_commands(labkit_cli, tmp_path):

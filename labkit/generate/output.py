@@ -5,15 +5,15 @@ a tqdm progress bar on stderr is optional.
 """
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from labkit import ejson
 from labkit.errors import ConfigError
 from labkit.generate.context import Context
-from labkit import ejson
 from labkit.generate.engine import Template, check_count, check_seed
+from labkit.progress import progress_bar
 
 BATCH = 1000
 
@@ -45,11 +45,8 @@ def write_documents(
             )
     encode = ejson.writer(json_format, "generate")
     make = template.plan(Context(seed=check_seed(seed), now=now))
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, unit="doc", file=sys.stderr, desc="generating", dynamic_ncols=True)
+    bar = progress_bar("generating", n, "doc", enabled=progress, terminal_only=False, leave=True,
+                       dynamic_ncols=True)
     written = 0
     try:
         if json_array and not n:
@@ -62,12 +59,10 @@ def write_documents(
             else:
                 out.write("\n".join(lines) + "\n")
             written += batch
-            if bar is not None:
-                bar.update(batch)
+            bar.update(batch)
         if json_array and n:
             out.write("\n]\n")
         out.flush()
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return written

@@ -26,9 +26,10 @@ from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
 from pymongo.errors import PyMongoError
 
-from labkit.errors import TransferError
 from labkit import ejson
-from labkit.transfer.common import Connection, logger, progress
+from labkit.errors import TransferError
+from labkit.progress import progress_bar
+from labkit.transfer.common import Connection, logger
 from labkit.transfer.query import parse_document
 
 EXPORT_TYPES = ("json", "csv")
@@ -142,7 +143,7 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         cursor = coll.find(filter_doc, projection, skip=skip, limit=limit, batch_size=EXPORT_BATCH_DOCS,
                            sort=list(sort_doc.items()) if sort_doc else None)
         total = _total(coll, filter_doc, skip, limit)
-        with _Output(out) as sink, progress(f"{db}.{collection}", quiet, total) as bar:
+        with _Output(out) as sink, progress_bar(f"{db}.{collection}", total, enabled=not quiet, unit_scale=True) as bar:
             if type == "csv":
                 report.count = _write_csv(cursor, sink, columns, header_line, bar)
             else:

@@ -39,9 +39,10 @@ from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from labkit.errors import TransferError
-from labkit.transfer.common import Connection, logger, progress
+from labkit.progress import progress_bar
+from labkit.transfer.common import Connection, logger
 from labkit.transfer.export import split_fields
-from labkit.transfer.pacing import BatchPacer
+from labkit.transfer.pacing import POLITE_DOCS, BatchPacer
 from labkit.transfer.reader import (DelimitedDocuments, JSONDocuments, MalformedInput, TextSource, open_input,
                                     split_inline_fields, validate_field_names)
 
@@ -97,13 +98,13 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
                 fields=None, json_array: bool = False, mode: str | None = "insert", upsert_fields=None, drop: bool = False,
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
                 batch_size: int | None = None, field_file=None, ignore_blanks: bool = False,
-                quiet: bool = False) -> ImportReport:
+                quiet: bool = False, polite_docs: int = POLITE_DOCS) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
 
     ``mode=None`` with ``upsert_fields`` means upsert (mongoimport's --upsertFields without --mode);
     the default "insert" with ``upsert_fields`` is an error, as --mode=insert is in mongoimport.
     ``batch_size``: documents per write command; None: full batches while nobody else writes to
-    the collection, a few documents while others do (pacing.py). ``field_file``: a file naming the
+    the collection, ``polite_docs`` while others do (pacing.py). ``field_file``: a file naming the
     CSV/TSV columns, one per line (instead of ``fields``); ``ignore_blanks``: leave empty CSV/TSV
     values out of the documents instead of storing "".
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
@@ -165,8 +166,9 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         pipeline = _Pipeline(coll, mode, names, maintain_insertion_order, stop_on_error, max(1, num_insertion_workers),
                              report, log, hello, conn.clean, BatchPacer(conn.client, db, collection,
                                                                         *_batch_limits(hello, batch_size),
-                                                                        fixed=batch_size is not None))
-        with progress(f"{db}.{collection}", quiet) as bar:
+                                                                        fixed=batch_size is not None,
+                                                                        polite_docs=polite_docs))
+        with progress_bar(f"{db}.{collection}", enabled=not quiet, unit_scale=True) as bar:
             pipeline.bar = bar
             pipeline.run(documents)
     except PyMongoError as exc:

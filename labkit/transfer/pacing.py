@@ -85,8 +85,10 @@ class OtherWriters:
 class BatchPacer:
     """The size of the next batch (documents and bytes), from who else writes and how long ours take."""
 
-    def __init__(self, client, db: str, collection: str, max_docs: int, max_bytes: int, fixed: bool):
+    def __init__(self, client, db: str, collection: str, max_docs: int, max_bytes: int, fixed: bool,
+                 polite_docs: int = POLITE_DOCS):
         self.max_docs = max_docs
+        self.polite_docs = polite_docs  # documents per command while others write
         self.max_bytes = max_bytes
         self.lock = threading.Lock()
         self.others = None if fixed else OtherWriters(client, db, collection)
@@ -103,7 +105,7 @@ class BatchPacer:
         if not self.others.available:
             return self.unknown_docs, self.max_bytes
         if self.others.active:
-            return min(POLITE_DOCS, self.max_docs), self.max_bytes
+            return min(self.polite_docs, self.max_docs), self.max_bytes
         return self.max_docs, self.max_bytes
 
     def sending(self) -> None:

@@ -371,7 +371,7 @@ def _quoted_record(line: str, lines: Iterator[str], number: int) -> tuple[list[s
     fields: list[str] = []
 
     def read():
-        nonlocal text, pos, column
+        nonlocal pos, column
         if pos >= len(text):
             return None
         char = text[pos]
