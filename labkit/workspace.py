@@ -260,47 +260,15 @@ class Workspace:
             legacy = any(record["kind"] == "embedded" and not record.get("auth")
                          for record in state["deployments"].values())
             try:
-                for name in ("main", "temp"):
-                    record = state["deployments"].get(name)
-                    if given[name]:
-                        if record and record["kind"] == "embedded" and deploy.embedded_alive(record):
-                            raise DeploymentError(
-                                f"This workspace already runs an embedded {LABELS[name]}. Run labkit down first, "
-                                "or use another --workspace for your own replica sets."
-                            )
-                        say(f"Checking {LABELS[name]} at {mask_uri(given[name])} ...")
-                        deploy.check_replica_set(name, given[name])
-                        self._uris[name] = given[name].strip()
-                        state["deployments"][name] = {
-                            "kind": "uri", "uri": mask_uri(given[name].strip()), "uri_env": envs[name],
-                            "has_password": password_of(given[name]) is not None,
-                        }
-                    elif record and record["kind"] == "uri":
-                        deploy.check_replica_set(name, self._real_uri(name, record))
-                    elif record and deploy.embedded_alive(record) and self._serves_with_auth(name, record):
-                        say(f"{LABELS[name]} is already running on port {record['port']}.")
-                    else:
-                        if record and deploy.embedded_alive(record):
-                            # Made before labkit required a login: restart it with one, data intact.
-                            say(f"{LABELS[name]} runs without authentication: restarting it with a login "
-                                "(its data stays) ...")
-                            deploy.stop_embedded(record)
-                        elif record:
-                            say(f"{LABELS[name]} was not running: restarting it with its data ...")
-                        else:
-                            say(f"Starting {LABELS[name]} (embedded server) ...")
-                        storage = self.ensure_dir(f"{name}/data")
-                        # The user is (re)created in the storage before the server listens, and the server
-                        # counts as started once it accepts that login: never a moment without authentication.
-                        fresh = deploy.start_embedded(
-                            name, storage, self.path / name / "server.log", port=(record or {}).get("port"),
-                            password=self._password(name, create=True),
-                        )
-                        state["deployments"][name] = {**(record or {}), **fresh, "username": deploy.USERNAME,
-                                                      "storage": str(storage),
-                                                      "log": str(self.path / name / "server.log")}
-                        started.append((name, fresh))
-                        say(f"{LABELS[name]} is up on port {fresh['port']}.")
+                # Passwords first, here: making one takes the workspace's lock, which this thread holds.
+                passwords = {name: self._password(name, create=True) for name in ("main", "temp")
+                             if not given[name] and state["deployments"].get(name, {}).get("kind") != "uri"}
+                # Main and Temp come up side by side: each start waits seconds for its provisioning and login.
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    futures = [pool.submit(self._bring_up, name, state, given[name], envs[name], passwords.get(name),
+                                           started, say) for name in ("main", "temp")]
+                for future in futures:
+                    future.result()  # the first failure is raised, once both have finished
             except BaseException:
                 for _, record in started:  # leave nothing running that the state does not know
                     deploy.stop_embedded(record)
@@ -313,6 +281,49 @@ class Workspace:
             state["up_since"] = state.get("up_since") if not started else now_iso()
             self._restart_processes(state, say)
         return self.status()
+
+    def _bring_up(self, name: str, state: dict, given: str | None, env: str, password: str | None, started: list,
+                  say) -> None:
+        """Check, reconnect to or start one deployment; record it in ``state`` (and what started in ``started``)."""
+        record = state["deployments"].get(name)
+        if given:
+            if record and record["kind"] == "embedded" and deploy.embedded_alive(record):
+                raise DeploymentError(
+                    f"This workspace already runs an embedded {LABELS[name]}. Run labkit down first, "
+                    "or use another --workspace for your own replica sets."
+                )
+            say(f"Checking {LABELS[name]} at {mask_uri(given)} ...")
+            deploy.check_replica_set(name, given)
+            self._uris[name] = given.strip()
+            state["deployments"][name] = {
+                "kind": "uri", "uri": mask_uri(given.strip()), "uri_env": env,
+                "has_password": password_of(given) is not None,
+            }
+        elif record and record["kind"] == "uri":
+            deploy.check_replica_set(name, self._real_uri(name, record))
+        elif record and deploy.embedded_alive(record) and self._serves_with_auth(name, record):
+            say(f"{LABELS[name]} is already running on port {record['port']}.")
+        else:
+            if record and deploy.embedded_alive(record):
+                # Made before labkit required a login: restart it with one, data intact.
+                say(f"{LABELS[name]} runs without authentication: restarting it with a login "
+                    "(its data stays) ...")
+                deploy.stop_embedded(record)
+            elif record:
+                say(f"{LABELS[name]} was not running: restarting it with its data ...")
+            else:
+                say(f"Starting {LABELS[name]} (embedded server) ...")
+            storage = self.ensure_dir(f"{name}/data")
+            # The user is (re)created in the storage before the server listens, and the server
+            # counts as started once it accepts that login: never a moment without authentication.
+            fresh = deploy.start_embedded(
+                name, storage, self.path / name / "server.log", port=(record or {}).get("port"), password=password,
+            )
+            state["deployments"][name] = {**(record or {}), **fresh, "username": deploy.USERNAME,
+                                          "storage": str(storage),
+                                          "log": str(self.path / name / "server.log")}
+            started.append((name, fresh))
+            say(f"{LABELS[name]} is up on port {fresh['port']}.")
 
     def down(self, purge: bool = False, progress=None) -> list[str]:
         """Stop every process the workspace started; with ``purge`` delete its data. Returns what was done."""
