@@ -122,9 +122,10 @@ def main() -> int:
         print("1. one learner's lab left up, idle (baseline for a class):", flush=True)
         solo = run_class(root / "solo", 1, keep_up=True)
         workspace = root / "solo" / "ws-00"
-        # The run stops what it started; bring the lab back and restart the application, as a learner
-        # who is still in lab 3 has it.
+        # The run stops what it started; bring the lab back with its capture and application, as a
+        # learner who is still in lab 3 has it (the idle watchdog comes with `labkit up`).
         subprocess.run([LABKIT, "up", "--workspace", str(workspace)], capture_output=True, check=True)
+        subprocess.run([LABKIT, "backup", "enable", "--workspace", str(workspace)], capture_output=True, check=True)
         subprocess.run([LABKIT, "workload", "start", "--workspace", str(workspace)], capture_output=True, check=True)
         try:
             memory, cpu, count = idle_footprint(workspace, args.idle_seconds)
