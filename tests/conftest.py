@@ -119,6 +119,12 @@ def down_if_up(ws: Workspace) -> None:
     _down(ws)
 
 
+@pytest.fixture(scope="session")
+def down_workspace():
+    """The teardown function itself, for module-scoped fixtures: ``down_workspace(ws)``."""
+    return _down
+
+
 @pytest.fixture
 def stop_workspace():
     """``stop_workspace(ws)`` registers a workspace the test brings up; it is stopped at teardown."""
