@@ -82,6 +82,25 @@ def labkit_cli():
     return run_labkit
 
 
+@pytest.fixture
+def labkit_popen():
+    """``labkit_popen(*args, env=None)`` starts the real `labkit` (stdout and stderr merged, text) without
+    waiting; whatever is still running at teardown is interrupted, then killed with its children."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen([LABKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, env=env)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        stop_process_tree(proc)
+        if proc.stdout:
+            proc.stdout.close()
+
+
 @pytest.fixture(scope="session")
 def labkit_exe() -> str:
     """Path of the real `labkit` command (for tests that need Popen)."""
