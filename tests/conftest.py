@@ -61,13 +61,13 @@ def stop_process_tree(proc: subprocess.Popen, grace: float = 60) -> None:
 
 
 def run_labkit(*args: str, env: dict | None = None, input: str | None = None,
-               timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess:
+               timeout: float = COMMAND_TIMEOUT_S, cwd=None) -> subprocess.CompletedProcess:
     """Run the real `labkit` command; returns CompletedProcess with text stdout/stderr.
 
     On timeout the command is interrupted (and killed with its children) before the error is raised.
     """
     proc = subprocess.Popen([LABKIT, *args], stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     try:
         out, err = proc.communicate(input=input, timeout=timeout)
     except BaseException:
@@ -80,6 +80,25 @@ def run_labkit(*args: str, env: dict | None = None, input: str | None = None,
 @pytest.fixture
 def labkit_cli():
     return run_labkit
+
+
+@pytest.fixture
+def labkit_popen():
+    """``labkit_popen(*args, env=None)`` starts the real `labkit` (stdout and stderr merged, text) without
+    waiting; whatever is still running at teardown is interrupted, then killed with its children."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen([LABKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, env=env)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        stop_process_tree(proc)
+        if proc.stdout:
+            proc.stdout.close()
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +136,18 @@ def _down(ws: Workspace) -> None:
 def down_if_up(ws: Workspace) -> None:
     """For a test's finally: stop a workspace the test brought up, whatever state it was left in."""
     _down(ws)
+
+
+@pytest.fixture(scope="session")
+def process_stopper():
+    """``process_stopper(popen)``: interrupt, then kill, a command a module fixture started, with its children."""
+    return stop_process_tree
+
+
+@pytest.fixture(scope="session")
+def down_workspace():
+    """The teardown function itself, for module-scoped fixtures: ``down_workspace(ws)``."""
+    return _down
 
 
 @pytest.fixture

@@ -24,8 +24,13 @@ from labkit.workspace import Workspace
 NOTEBOOKS = notebooks.source_dir()
 
 
+NBVAL_TIMEOUT_S = 600
+# The nbval run happens in the first test's setup: pytest-timeout must allow more than the run's own limit.
+pytestmark = pytest.mark.timeout(NBVAL_TIMEOUT_S + 120)
+
+
 @pytest.fixture(scope="module")
-def nbval_run(tmp_path_factory):
+def nbval_run(tmp_path_factory, process_stopper, down_workspace):
     """nbval --nbval-lax over the committed notebooks, in order, all in one workspace."""
     ws = Workspace(tmp_path_factory.mktemp("nbval") / "ws")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
@@ -33,12 +38,14 @@ def nbval_run(tmp_path_factory):
     args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
             "--nbval-sanitize-with", str(NOTEBOOKS / "nbval-sanitize.cfg"), "--rootdir", str(NOTEBOOKS),
             *[str(NOTEBOOKS / lab.notebook) for lab in labs.topic().labs]]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(NOTEBOOKS))
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, cwd=str(NOTEBOOKS))
-        yield proc, ws
+        out, err = proc.communicate(timeout=NBVAL_TIMEOUT_S)
+        yield subprocess.CompletedProcess(args, proc.returncode, out, err), ws
     finally:
-        if ws.is_up():
-            ws.down()
+        process_stopper(proc)  # on a timeout: the inner pytest and its kernels, not only the former
+        down_workspace(ws)
 
 
 def test_nbval_runs_the_lab_notebooks_and_checked_outputs_match(nbval_run):

@@ -3,22 +3,23 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from pathlib import Path
 
 import nbformat
 import pandas as pd
+import psutil
 import pytest
 from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 
-from labkit import deploy
+from labkit import deploy, procs
 from labkit.lab import runner
 from labkit.errors import LabError
 from labkit.workspace import Workspace
 
-PASSWORD = "Pw-7f3a9c1e-not-for-notebooks"
-USER = "labadmin"
-
-
+RUN_TIMEOUT_S = 600  # a whole lab run as a subprocess; the tests running one allow pytest more than that
 # --- parameters and grids ----------------------------------------------------------------------
 
 
@@ -63,39 +64,22 @@ def test_a_run_needs_a_fresh_workspace(tmp_path):
 # --- target=uri with passwords: no secret anywhere --------------------------------------------
 
 
-def start_auth_server(root, name):
-    """An embedded server with a user, restarted with --auth (SecantusDB: createUser first, then --auth)."""
-    storage, log = root / name / "data", root / name / "server.log"
-    record = deploy.start_embedded(name, storage, log)
-    client = MongoClient(deploy.embedded_uri(record["port"]))
-    try:
-        client.admin.command("createUser", USER, pwd=PASSWORD, roles=[{"role": "root", "db": "admin"}])
-    finally:
-        client.close()
-    deploy.stop_embedded(record)
-    return deploy.start_embedded(name, storage, log, port=record["port"], auth=True)
-
-
-@pytest.fixture(scope="module")
-def auth_servers(tmp_path_factory):
-    root = tmp_path_factory.mktemp("auth")
-    records = [start_auth_server(root, "main"), start_auth_server(root, "temp")]
-    yield [deploy.embedded_uri(r["port"], USER, PASSWORD) for r in records]
-    for record in records:
-        deploy.stop_embedded(record)
-
-
+@pytest.mark.timeout(RUN_TIMEOUT_S + 120)
 def test_uri_run_passes_and_leaves_no_secret_anywhere(auth_servers, tmp_path, labkit_cli, clean_env):
     main_uri, temp_uri = auth_servers
+    USER, PASSWORD = auth_servers.user, auth_servers.password
     anonymous = MongoClient(main_uri.replace(f"{USER}:{PASSWORD}@", ""), serverSelectionTimeoutMS=3000)
-    with pytest.raises(Exception):
-        anonymous.test.customers.find_one()  # the servers really require the password
-    anonymous.close()
+    try:
+        with pytest.raises(OperationFailure) as refused:
+            anonymous.test.customers.find_one()  # the servers really require the password
+        assert refused.value.code == 13, refused.value  # Unauthorized, not any other failure
+    finally:
+        anonymous.close()
     env = {**os.environ, "LAB_MAIN": main_uri, "LAB_TEMP": temp_uri}
     out = tmp_path / "run"
     result = labkit_cli("run", "partial-recovery", "-p", "target", "uri", "-p", "main_uri_env", "LAB_MAIN",
                         "-p", "temp_uri_env", "LAB_TEMP", "-p", "customers", "20", "-p", "insert_rate", "20",
-                        "-p", "mode", "lab", "--output-dir", str(out), env=env, timeout=600)
+                        "-p", "mode", "lab", "--output-dir", str(out), env=env, timeout=RUN_TIMEOUT_S)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "points: 75/75" in result.stdout and "identical 20/20" in result.stdout
     assert "restored 20/20" in result.stdout and "failures 0" in result.stdout
@@ -105,6 +89,7 @@ def test_uri_run_passes_and_leaves_no_secret_anywhere(auth_servers, tmp_path, la
     # Every file the run wrote (notebooks and their metadata, run.log, result.json, the workspace's state,
     # logs, exports and backup archive) and everything it printed: no password, no URI with credentials.
     needles = [PASSWORD.encode(), f"{USER}:".encode() + PASSWORD[:6].encode()]
+    assert PASSWORD in main_uri
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) > 10
     for path in files:
@@ -118,6 +103,7 @@ def test_uri_run_passes_and_leaves_no_secret_anywhere(auth_servers, tmp_path, la
 # --- batches ---------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(2 * RUN_TIMEOUT_S + 120)
 def test_batch_runs_every_combination_and_a_failing_run_fails_in_its_row(labkit_cli, tmp_path, server, clean_env):
     """2x2 with --parallel 2: demo mode on embedded servers passes; target=uri with an unreachable Temp fails."""
     unreachable = deploy.embedded_uri(deploy.free_port())
@@ -126,7 +112,7 @@ def test_batch_runs_every_combination_and_a_failing_run_fails_in_its_row(labkit_
     result = labkit_cli("batch", "partial-recovery", "--grid", "customers=5,8", "--grid", "target=embedded,uri",
                         "-p", "main_uri_env", "BATCH_MAIN", "-p", "temp_uri_env", "BATCH_TEMP",
                         "-p", "insert_rate", "20", "-p", "mode", "demo", "--parallel", "2",
-                        "--output-dir", str(out), env=env, timeout=900)
+                        "--output-dir", str(out), env=env, timeout=2 * RUN_TIMEOUT_S)
     assert result.returncode == 1, result.stdout + result.stderr  # not every run passed
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 4 and (out / "summary.md").read_text().count("| run-0") == 4
@@ -145,51 +131,109 @@ def test_batch_runs_every_combination_and_a_failing_run_fails_in_its_row(labkit_
 
 
 def children_of(parent: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def test_ctrl_c_stops_every_process_the_run_started(tmp_path, clean_env):
-    import signal
-    import subprocess
-    import time
-
-    from labkit import procs
-    from tests.conftest import LABKIT
-
-    out = tmp_path / "run"
-    state_file = out / "workspace" / "state.json"
-    proc = subprocess.Popen([LABKIT, "run", "partial-recovery", "-p", "customers", "5", "--output-dir", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # interrupt once the overview notebook has started Main and Temp
+        return [child.pid for child in psutil.Process(parent).children()]
+    except psutil.Error:
+        return []
+
+
+def wait_for_servers(proc, state_file: Path, timeout: float = 240) -> dict:
+    """The run's state once its overview notebook has started Main and Temp."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
             state = json.loads(state_file.read_text()) if state_file.exists() else {}
-            if all((state.get("deployments", {}).get(name) or {}).get("pid") for name in ("main", "temp")):
-                break
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.2)
-        else:
-            pytest.fail("the run never started Main and Temp")
-        started = [(r["pid"], r.get("marker")) for r in [*state["deployments"].values(), *state["processes"].values()]]
-        kernels = [(pid, None) for pid in children_of(proc.pid)]  # papermill's kernel
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        except ValueError:  # written atomically, but be safe
+            state = {}
+        if all((state.get("deployments", {}).get(name) or {}).get("pid") for name in ("main", "temp")):
+            return state
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.2)
+    pytest.fail("the run never started Main and Temp")
+
+
+def started_by(state: dict) -> list[tuple[int, str | None]]:
+    return [(r["pid"], r.get("marker")) for r in [*state["deployments"].values(), *state["processes"].values()]
+            if r.get("pid")]
+
+
+def test_ctrl_c_stops_every_process_the_run_started(tmp_path, clean_env, labkit_popen):
+    out = tmp_path / "run"
+    proc = labkit_popen("run", "partial-recovery", "-p", "customers", "5", "--output-dir", str(out))
+    state = wait_for_servers(proc, out / "workspace" / "state.json")
+    started = started_by(state)
+    kernels = [(pid, None) for pid in children_of(proc.pid)]  # papermill's kernel
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=240)
     assert proc.returncode == 130, output
     assert "Interrupted" in output
     assert len(started) >= 2 and kernels  # Main, Temp (and anything else by then); the kernel
     assert not [pid for pid, marker in started + kernels if procs.alive(pid, marker)]
     assert json.loads((out / "result.json").read_text())["status"] == "interrupted"
+
+
+def test_a_kernel_that_crashes_ends_the_run_as_an_error_and_stops_everything(tmp_path, clean_env, labkit_popen):
+    out = tmp_path / "run"
+    proc = labkit_popen("run", "partial-recovery", "-p", "customers", "5", "--output-dir", str(out))
+    deadline = time.monotonic() + 240
+    # The last notebook's kernel, while it works (its cells take seconds: restore, export, import).
+    while "running 03-execute.ipynb" not in ((out / runner.RUN_LOG).read_text() if (out / runner.RUN_LOG).exists() else ""):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never reached 03-execute"
+        time.sleep(0.05)
+    while not (kernels := children_of(proc.pid)):
+        assert time.monotonic() < deadline and proc.poll() is None, "no kernel to crash"
+        time.sleep(0.02)
+    for pid in kernels:
+        os.kill(pid, signal.SIGKILL)  # the kernel dies as it would from a segfault or the OOM killer
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, output
+    assert "Traceback" not in output
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "error" and result["points"] < 75, result
+    assert "kernel" in result["error"].lower() and "\n" not in result["error"], result["error"]
+    state = json.loads((out / "workspace" / "state.json").read_text())
+    assert not [pid for pid, marker in started_by(state) + [(k, None) for k in kernels] if procs.alive(pid, marker)]
+    assert not Workspace(out / "workspace").is_up()
+
+
+def test_a_failed_run_exits_1_and_says_why(tmp_path, labkit_cli, clean_env):
+    unreachable = deploy.embedded_uri(deploy.free_port())
+    env = {**os.environ, "RUN_MAIN": unreachable, "RUN_TEMP": unreachable}
+    out = tmp_path / "run"
+    result = labkit_cli("run", "partial-recovery", "-p", "target", "uri", "-p", "main_uri_env", "RUN_MAIN",
+                        "-p", "temp_uri_env", "RUN_TEMP", "-p", "customers", "5", "--output-dir", str(out),
+                        env=env, timeout=RUN_TIMEOUT_S)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Cannot reach Main" in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert json.loads((out / "result.json").read_text())["status"] == "error"
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_clear_error(tmp_path, labkit_cli, clean_env):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for command in (["run", "partial-recovery"], ["batch", "partial-recovery", "--grid", "customers=5"]):
+        result = labkit_cli(*command, "--output-dir", str(blocker / "out"))
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "Cannot create the output folder" in result.stderr and "Traceback" not in result.stderr, command
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 120)
+def test_ctrl_c_during_a_batch_exits_130_and_stops_every_run(tmp_path, clean_env, labkit_popen):
+    out = tmp_path / "batch"
+    proc = labkit_popen("batch", "partial-recovery", "--grid", "customers=5,6", "--parallel", "2",
+                        "--output-dir", str(out))
+    state = wait_for_servers(proc, out / "run-01" / "workspace" / "state.json")
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    for run_dir in sorted(out.glob("run-*")):
+        ws_state = run_dir / "workspace" / "state.json"
+        if ws_state.exists():
+            assert not [pid for pid, marker in started_by(json.loads(ws_state.read_text())) if procs.alive(pid, marker)]
+            assert not Workspace(run_dir / "workspace").is_up(), run_dir
+    assert started_by(state)
 
 
 def test_ctrl_c_that_papermill_reports_as_another_error_still_interrupts(tmp_path, monkeypatch):

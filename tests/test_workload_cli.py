@@ -10,25 +10,38 @@ from labkit import deploy
 from labkit.cli.workload import STATUS_EVERY
 from labkit.workload import PROCESS_NAME
 from labkit.workload import Workload
-from tests.conftest import LABKIT
 
 
-def test_insert_stops_on_sigterm_with_a_verified_report(server, tmp_path, clean_env):
+def _stats(path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_insert_stops_on_sigterm_with_a_verified_report(server, tmp_path, clean_env, labkit_exe):
     db = server.new_db_name()
     stats_file = tmp_path / "stats.json"
-    proc = subprocess.Popen([LABKIT, "insert", "--uri", server.uri, "-d", db, "-c", "app", "--rate", "25",
+    proc = subprocess.Popen([labkit_exe, "insert", "--uri", server.uri, "-d", db, "-c", "app", "--rate", "25",
                              "--stats", str(stats_file), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (stats_file.exists() and json.loads(stats_file.read_text())["acknowledged"] >= 25):
-            time.sleep(0.1)
-        while time.monotonic() < deadline and json.loads(stats_file.read_text())["elapsed_s"] < STATUS_EVERY + 0.5:
-            time.sleep(0.1)  # long enough for the first status line
+        _wait_for(lambda: _stats(stats_file).get("acknowledged", 0) >= 25, 120, "25 acknowledged inserts")
+        # long enough for the first status line
+        _wait_for(lambda: _stats(stats_file).get("elapsed_s", 0) >= STATUS_EVERY + 0.5, 120, "the first status line")
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=120)
     finally:
-        proc.kill()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     report = json.loads(out)
     assert report["ok"] and report["verified"] and report["missing"] == 0
@@ -37,14 +50,13 @@ def test_insert_stops_on_sigterm_with_a_verified_report(server, tmp_path, clean_
     server.client.drop_database(db)
 
 
-def test_insert_unreachable_uri_fails_fast_and_clearly_without_the_password(labkit_cli, clean_env):
-    started = time.monotonic()
+def test_insert_unreachable_uri_fails_clearly_without_the_password(labkit_cli, clean_env):
+    # It ends by itself after its connection check (labkit_cli's timeout fails the test otherwise).
     result = labkit_cli("insert", "--uri", f"mongodb://alice:s3cr3tpw@127.0.0.1:{deploy.free_port()}/",
                         "--duration", "1")
     assert result.returncode == 1
     assert "Cannot reach" in result.stderr and "Traceback" not in result.stderr
     assert "s3cr3tpw" not in result.stderr + result.stdout and "alice:****@" in result.stderr
-    assert time.monotonic() - started < 30
 
 
 def test_insert_bad_inputs(labkit_cli, server, clean_env):
@@ -83,9 +95,7 @@ def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env):
     assert second.returncode == 1 and "already running" in second.stderr
     assert lab.process_record(PROCESS_NAME)["pid"] == pid and Workload(lab).running()  # still one
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (Workload(lab).stats() or {}).get("acknowledged", 0) < 20:
-        time.sleep(0.2)
+    _wait_for(lambda: (Workload(lab).stats() or {}).get("acknowledged", 0) >= 20, 120, "20 acknowledged inserts")
     status = labkit_cli("workload", "status", *w, "--json")
     stats = json.loads(status.stdout)
     assert stats["running"] and stats["collection"] == "orders" and stats["acknowledged"] >= 20

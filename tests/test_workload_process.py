@@ -45,7 +45,7 @@ def test_workload_survives_its_starter_and_a_kill_of_main(fresh_lab, labkit_cli)
     ws.main.close()  # this object's connection would point at the old port (closing it then waits 10 s)
     os.kill(main["pid"], signal.SIGKILL)
     killed = time.monotonic()
-    _wait_for(lambda: Workload(ws).stats()["state"] == "retrying", 15, "the workload to notice the outage")
+    _wait_for(lambda: Workload(ws).stats()["state"] == "retrying", 60, "the workload to notice the outage")
     before_restart = _acknowledged(ws)
     time.sleep(max(0.0, 1.5 - (time.monotonic() - killed)))
     outage_at_least = time.monotonic() - killed

@@ -350,7 +350,10 @@ def run_batch(topic_id: str = DEFAULT_TOPIC, grid: dict | None = None, fixed: di
     coerce_params({**fixed, **{name: values[0] for name, values in grid.items()}}, topic_id)  # names checked up front
     out = Path(output_dir) if output_dir else default_output_dir(topic_id).with_name(
         default_output_dir(topic_id).name + "-batch")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabError(f"Cannot create the output folder {out}: {exc.strerror or exc}.") from None
     runs = [{**fixed, **combo} for combo in combinations(grid)] or [dict(fixed)]
     say = progress or (lambda message: None)
     say(f"{len(runs)} run(s), {parallel} at a time, into {out}")

@@ -65,9 +65,12 @@ class Workload:
         return info
 
     def _wait_for_first_stats(self, pid: int, timeout: float = 20.0) -> None:
+        """Until the first insert is answered (or retried): a first insert the server refuses for good
+        ends the process, and that must be this call's error, not a surprise later."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.stats_path.exists():
+            stats = read_json(self.stats_path) if self.stats_path.exists() else None
+            if stats and stats.get("state") in ("inserting", "retrying") and self.running():
                 return
             if not self.running():
                 record = self.ws.process_record(PROCESS_NAME) or {}
