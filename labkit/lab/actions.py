@@ -171,6 +171,11 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
     folder = ws.ensure_dir("lab")
     generated = folder / "customers.json"
     loaded = ws.read().get("labrun", {}).get("customers") or {}
+    if loaded and Evidence(ws).incident is not None:
+        print("The customers were deleted in the incident: bringing them back is the recovery's job (step 9), "
+              "not a second load. Nothing was imported. (To start the incident over: lab.reset(ws, "
+              "\"partial-recovery.delete-docs\").)")
+        return
     same = (loaded.get("n"), loaded.get("template"), loaded.get("seed")) == (n, template, seed)
     if not (same and generated.exists()):
         def write_customers(out):

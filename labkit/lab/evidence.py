@@ -61,7 +61,7 @@ def seconds_between(a: Timestamp, b: Timestamp) -> str:
     """How far ``a`` is from ``b``, said the way a learner reads it."""
     delta = a.time - b.time
     if delta == 0:
-        return f"{abs(a.inc - b.inc)} operation(s) {'after' if a.inc > b.inc else 'before'}, in the same second"
+        return f"in the same second, {abs(a.inc - b.inc)} operation(s) {'after' if a.inc > b.inc else 'before'}"
     words = f"{abs(delta)} s" if abs(delta) < 120 else f"{abs(delta) / 60:.0f} min ({abs(delta)} s)"
     return f"{words} {'after' if delta > 0 else 'before'}"
 
@@ -158,11 +158,14 @@ class Evidence:
         customer_deletes = [(ts, _id) for ts, _id in deletes if _id in ids]
         if not customer_deletes:
             return None
-        first = customer_deletes[0][0]
+        # Each customer's first delete belongs to the incident; later ones (after a recovery and a reset) do not.
+        seen: dict = {}
+        for ts, _id in customer_deletes:
+            seen.setdefault(_id, ts)
+        times = sorted(seen.values())
+        first = times[0]
         others = {_id for ts, _id in deletes if _id not in ids}
-        return {"first": first, "last": customer_deletes[-1][0],
-                "customers": len({_id for _, _id in customer_deletes}),
-                "customer_deletes": [ts for ts, _ in customer_deletes],
+        return {"first": first, "last": times[-1], "customers": len(seen), "customer_deletes": times,
                 "others": others}
 
     def inserts_after(self, ts: Timestamp, ids) -> dict[str, int]:
