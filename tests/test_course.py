@@ -272,7 +272,7 @@ def test_import_run_twice_passes_with_a_note(fresh_recovery, tmp_path):
     assert f"0 document(s) imported successfully. {CUSTOMERS} document(s) failed" in again.stderr
     result = check(fresh_recovery, PITR)
     assert result.passed, result.text()
-    assert any(f"imported into Main 2 times" in note and f"{CUSTOMERS} duplicate(s)" in note
+    assert any("imported into Main 2 times" in note and f"{CUSTOMERS} duplicate(s)" in note
                and "nothing was overwritten (0 updates" in note for note in result.notes), result.notes
     assert "Note: " in result.text()
 
@@ -285,6 +285,31 @@ def test_wrong_predictions_are_named(fresh_recovery, tmp_path):
     assert_mistake(check(fresh_recovery, PITR), "no-prediction", "recorded after the cell it predicts ran")
     lab.answer(fresh_recovery, "why-temp", "a")
     assert_mistake(check(fresh_recovery, PITR), "wrong-why-temp", "not why the restore goes to Temp")
+
+
+def test_the_duplicates_sandbox_on_temp_is_graded(fresh_recovery, tmp_path):
+    recover(fresh_recovery, tmp_path)
+    file = str(tmp_path / "lost_records.json")
+    again = cli(fresh_recovery, "import", "--target", "temp", "-c", "customers", "--file", file, "--quiet")
+    assert again.returncode == 0
+    assert check(fresh_recovery, PITR).passed  # predicted: every customer a duplicate
+    lab.answer(fresh_recovery, "predict-upsert", "a")
+    one = lab.temp(fresh_recovery).customers.find_one({"firstname": {"$exists": True}})
+    lab.temp(fresh_recovery).customers.update_one({"_id": one["_id"]}, {"$set": {"segment": "edited"}})
+    assert cli(fresh_recovery, "import", "--target", "temp", "-c", "customers", "--file", file, "--mode", "upsert",
+               "--quiet").returncode == 0
+    assert lab.temp(fresh_recovery).customers.find_one({"_id": one["_id"]})["segment"] != "edited"
+    assert_mistake(check(fresh_recovery, PITR), "wrong-upsert", "the edit is gone")
+    lab.answer(fresh_recovery, "predict-upsert", "b")  # after seeing it
+    assert_mistake(check(fresh_recovery, PITR), "no-prediction", "predict-upsert")
+    with fresh_recovery.edit() as state:
+        state["labrun"]["answer_times"]["predict-upsert"] = "2000-01-01T00:00:00.000Z"
+    lab.answer(fresh_recovery, "predict-export-all", 3)
+    assert cli(fresh_recovery, "export", "--target", "temp", "-c", "customers", "--out", str(tmp_path / "all.json"),
+               "--quiet").returncode == 0
+    total = lab.temp(fresh_recovery).customers.count_documents({})
+    assert_mistake(check(fresh_recovery, PITR), "wrong-prediction", f"without the query wrote {total}",
+                   "never lost")
 
 
 def test_application_stopped_is_named_with_since_when(fresh_recovery, tmp_path):

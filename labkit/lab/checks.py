@@ -534,6 +534,25 @@ def check_pitr_export_import(ws, step, details) -> str:
         raise Mistake("wrong-prediction", f"You predicted {second} failures for a second import of the {expected} "
                                           "customers.")
 
+    # the upsert danger and the export without the query, each predicted before it ran (on Temp)
+    upserts = [e for e in imports_temp if e.get("mode") == "upsert"]
+    if upserts:
+        chosen = ev.answers().get("predict-upsert")
+        if chosen is None or (ev.answer_time("predict-upsert") or "") > upserts[-1].get("time", ""):
+            raise Mistake("no-prediction", "Predict what the upsert import does to the edited customer (predict-upsert) "
+                                           "before you run it.")
+        if normalize_answer(chosen, "choice") != step.asks["predict-upsert"]["answer"]:
+            raise Mistake("wrong-upsert", f"You predicted {chosen!r}; the upsert import replaced the edited customer "
+                                          "with the file's older version: the edit is gone.")
+    everything = [e for e in exports if e.get("source") == "temp" and e.get("query") in (None, "", "{}")
+                  and e is not export]
+    if everything:
+        said = _prediction(ev, "predict-export-all", everything[-1].get("time"), "documents an export without the query writes")
+        if said != everything[-1].get("count"):
+            raise Mistake("wrong-prediction", f"You predicted {said} documents; the export of Temp without the query "
+                                              f"wrote {everything[-1].get('count')}: the application's documents too, "
+                                              "which were never lost.")
+
     # 8. the application, all along
     stats = Workload(ws).stats()
     if stats:
