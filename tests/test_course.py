@@ -360,6 +360,23 @@ def test_a_delete_broader_than_the_customers(incident, tmp_path):
     assert check(incident, DELETE).passed
 
 
+def test_deletes_are_found_in_plain_entries_and_inside_apply_ops():
+    """mongod 8 can log a batched deleteMany as one applyOps entry (the embedded server never does)."""
+    from labkit.lab.evidence import deletes_in
+
+    t1, t2 = Timestamp(100, 1), Timestamp(100, 2)
+    entries = [
+        {"op": "i", "ns": "test.customers", "ts": Timestamp(99, 1), "o": {"_id": 0}},
+        {"op": "c", "ns": "admin.$cmd", "ts": t1, "o": {"applyOps": [
+            {"op": "d", "ns": "test.customers", "o": {"_id": 1}},
+            {"op": "d", "ns": "test.other", "o": {"_id": 9}},
+            {"op": "c", "ns": "admin.$cmd", "o": {"applyOps": [{"op": "d", "ns": "test.customers", "o": {"_id": 2}}]}},
+        ]}},
+        {"op": "d", "ns": "test.customers", "ts": t2, "o": {"_id": 3}},
+    ]
+    assert deletes_in(entries) == [(t1, 1), (t1, 2), (t2, 3)]
+
+
 # --- hints ---------------------------------------------------------------------------------------
 
 

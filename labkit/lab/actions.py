@@ -235,6 +235,7 @@ def incident_report(ws: Workspace) -> None:
     if incident is None:
         print("No incident yet: no customer has been deleted from Main.")
         return
+    ev.note_incident()
     zone_name = ev.params.get("incident_time_zone")
     local = incident["first"].as_datetime().astimezone(zone_of(zone_name))
     print(f"Support ticket: \"All customer records vanished at about {local:%H:%M} on {local:%Y-%m-%d}"

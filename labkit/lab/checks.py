@@ -333,7 +333,7 @@ def check_delete_docs(ws, step, details) -> str:
     if incident is None:
         raise Mistake("no-delete", "No customer was deleted from Main yet: its oplog holds no delete on test.customers.")
     details.update(deleted=incident["customers"], first=ts_text(incident["first"]), others=len(incident["others"]))
-    _note_delete_event(ws, ev, incident)
+    ev.note_incident()
     if incident["others"]:
         gone = _still_missing(main, incident["others"])
         raise Mistake("broad-delete", f"The delete removed {len(incident['others'])} application document(s) as well as "
@@ -385,15 +385,6 @@ def _judge_moment(ev: Evidence, given: str, incident: dict) -> None:
     later = point.bound > first
     raise Mistake("moment-late" if later else "moment-early",
                   f"{given} ({utc_text(point.bound)}) is {seconds_between(point.bound, first)} the first delete.")
-
-
-def _note_delete_event(ws, ev: Evidence, incident: dict) -> None:
-    """Put the incident on the recovery timeline once (the learner's delete logs nothing by itself)."""
-    first = ts_text(incident["first"])
-    if any(e.get("kind") == "delete" and e.get("ts") == first for e in ev.events):
-        return
-    moment = incident["first"].as_datetime().strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    ws.log_event("delete", time=moment, ts=first, count=incident["customers"])
 
 
 def _still_missing(main, ids) -> int:
