@@ -121,6 +121,15 @@ def assert_mistake(result, key, *needles):
 # --- before the incident -------------------------------------------------------------------------
 
 
+def test_requirements_check_wants_the_replica_set_name_read_from_main(course):
+    step = "partial-recovery.requirements"
+    assert_mistake(check(course, step), "no-set-name", "no replica set name is recorded")
+    lab.answer(course, "main-replica-set", "rs0")
+    assert_mistake(check(course, step), "wrong-set-name", "You recorded 'rs0'")
+    lab.answer(course, "main-replica-set", course.main.client.admin.command("hello")["setName"])
+    assert check(course, step).passed
+
+
 def test_tools_check_fails_with_its_cell_left_empty(course):
     assert_mistake(check(course, TOOLS), "no-version", "cell that asks Main is still empty")
     lab.answer(course, "main-version", pymongo.version)

@@ -87,7 +87,8 @@ def test_events_for_the_timeline_are_in_order(nbval_run):
 
 
 # The steps whose cells hold a blank for the learner (a decision, a count, a query, a command line).
-BLANK_STEPS = {"partial-recovery.concepts", "partial-recovery.flow", "partial-recovery.tools",
+BLANK_STEPS = {"partial-recovery.concepts", "partial-recovery.flow", "partial-recovery.requirements",
+               "partial-recovery.tools",
                "partial-recovery.load-and-snapshot", "partial-recovery.verify-present", "partial-recovery.delete-docs",
                "partial-recovery.pitr-export-import"}
 

@@ -228,8 +228,13 @@ def check_requirements(ws, step, details) -> str:
     if _version(found["temp"]["version"])[:2] < _version(found["main"]["version"])[:2]:
         raise CheckFailed(f"Temp runs {found['temp']['version']}, older than Main's {found['main']['version']}: "
                           "a restore needs the same or a newer version.")
-    return (f"Main ({main.kind}, {found['main']['version']}) and Temp ({temp.kind}, {found['temp']['version']}) "
-            "are two separate replica sets with an oplog.")
+    given = _labrun(ws).get("answers", {}).get("main-replica-set")
+    if given is None or not str(given).strip():
+        raise Mistake("no-set-name", "Main and Temp are up, but no replica set name is recorded for Main yet.")
+    if str(given).strip() != found["main"]["set"]:
+        raise Mistake("wrong-set-name", f"You recorded {given!r}; Main's replica set is named {found['main']['set']!r}.")
+    return (f"Main ({main.kind}, {found['main']['version']}, replica set {found['main']['set']!r}, as you read it) and "
+            f"Temp ({temp.kind}, {found['temp']['version']}) are two separate replica sets with an oplog.")
 
 
 def _version(text: str) -> tuple:
