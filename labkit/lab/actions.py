@@ -25,7 +25,7 @@ from bson import json_util
 from bson.objectid import ObjectId
 
 from labkit import __version__
-from labkit.backup import Backup
+from labkit.backup import Backup, RestoreFailed
 from labkit.backup.timespec import parse_time
 from labkit.deploy import cluster_time
 from labkit.errors import BackupError, LabError
@@ -264,6 +264,8 @@ def restore_to_temp(ws: Workspace, to) -> None:
     text = to if isinstance(to, str) else str(to)
     try:
         report = Backup(ws).restore(text, namespaces=[f"{DB}.{COLLECTION}"], target="temp", progress=False)
+    except RestoreFailed:
+        raise  # it started and broke: its message says what is incomplete and to run it again
     except BackupError as exc:
         message = str(exc).splitlines()[0]
         record = {"to": text, "message": message, "time": now_iso()}
