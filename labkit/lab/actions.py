@@ -394,6 +394,9 @@ def catch_up(ws: Workspace, lab_id: str) -> None:
 def down(ws: Workspace) -> None:
     """Stop everything the lab started (servers, the application, the backup capture): ``labkit down``.
     The workspace and its records stay; ``labkit up`` (or a catch-up cell) starts it all again."""
+    if not ws.is_up():
+        print("Nothing is running: the lab was already stopped.")
+        return
     stopped = ws.down()
     print("Stopped: " + ", ".join(stopped) + "." if stopped else "Nothing was running.")
 
