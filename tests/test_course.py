@@ -345,6 +345,11 @@ def test_reset_returns_to_before_the_recovery(fresh_recovery, tmp_path):
     assert check(fresh_recovery, PITR).passed
 
 
+def test_setup_steps_are_reset_by_starting_over(incident):
+    result = cli(incident, "reset", "--step", "partial-recovery.load-and-snapshot")
+    assert result.returncode == 1 and "setup step: start the setup over with labkit down --purge" in result.stderr
+
+
 def test_a_delete_broader_than_the_customers(incident, tmp_path):
     """Found when played: delete_customers(ws, "{}") passed both the delete and the recovery checks."""
     lab.reset(incident, DELETE)

@@ -113,7 +113,7 @@ def test_challenge_version_runs_without_exceptions_and_checks_fail_with_hints(tm
 
 
 @pytest.mark.parametrize("lab_index", [1, 2])
-def test_a_notebook_alone_on_a_fresh_workspace_passes_its_checks(tmp_path, lab_index):
+def test_a_notebook_alone_on_a_fresh_workspace_passes_its_checks(tmp_path, lab_index, capsys):
     """The catch-up cell brings a fresh workspace to where the lab starts: lab 2 or lab 3 run alone."""
     import papermill
 
@@ -132,6 +132,8 @@ def test_a_notebook_alone_on_a_fresh_workspace_passes_its_checks(tmp_path, lab_i
         assert "Caught up: " in caught_up
         if lab_index == 2:
             assert not ws.is_up()  # the last cell of lab 3 stops everything the lab started
+            steps.down(ws)  # and running it again is harmless
+            assert "Nothing is running" in capsys.readouterr().out
     finally:
         os.environ.clear()
         os.environ.update(env_before)
