@@ -488,7 +488,8 @@ def check_pitr_export_import(ws, step, details) -> str:
             e = imports_temp[-1]
             raise Mistake("import-wrong-deployment", f"The import went to Temp ({e.get('imported', 0)} imported, "
                                                      f"{e.get('failed', 0)} failed into {e.get('db')}.{e.get('collection')} "
-                                                     "there), not to Main: Main still has none of the lost customers.")
+                                                     "there), not to Main: Main still has none of the lost customers. Nothing to "
+                                                     "remove on Temp (it is thrown away afterwards); import into Main.")
         if export is None:
             raise Mistake("no-export", "Nothing was exported from Temp and nothing imported into Main yet.")
         raise Mistake("no-import", f"Nothing was imported into Main yet (the export holds {export.get('count')} documents).")
