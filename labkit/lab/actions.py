@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+import textwrap
 import time
 
 import pymongo
@@ -25,7 +26,7 @@ from bson import json_util
 from bson.objectid import ObjectId
 
 from labkit import __version__
-from labkit.backup import Backup
+from labkit.backup import Backup, RestoreFailed
 from labkit.backup.timespec import parse_time
 from labkit.deploy import cluster_time
 from labkit.errors import BackupError, LabError
@@ -33,6 +34,7 @@ from labkit.files import now_iso, write_atomic
 from labkit.generate import generate
 from labkit.lab import checks, idle, topic
 from labkit.lab.evidence import Evidence, analyse_point, ts_text
+from labkit.lab.notebooks import production_block
 from labkit.lab.topic import (CANONICAL, COLLECTION, DB, DEFAULT_QUERY, TARGETS, params, parse_query,
                               recovery_query, validate_params, zone_of)
 from labkit.lab.widgets import LiveCounts, RecoveryTimeline, summary
@@ -172,6 +174,11 @@ def load_customers(ws: Workspace, n: int = 100, template: str = "customer360", s
     folder = ws.ensure_dir("lab")
     generated = folder / "customers.json"
     loaded = ws.read().get("labrun", {}).get("customers") or {}
+    if loaded and Evidence(ws).incident is not None:
+        print("The customers were deleted in the incident: bringing them back is the recovery's job (step 9), "
+              "not a second load. Nothing was imported. (To start the incident over: lab.reset(ws, "
+              "\"partial-recovery.delete-docs\").)")
+        return
     same = (loaded.get("n"), loaded.get("template"), loaded.get("seed")) == (n, template, seed)
     if not (same and generated.exists()):
         def write_customers(out):
@@ -231,6 +238,7 @@ def incident_report(ws: Workspace) -> None:
     if incident is None:
         print("No incident yet: no customer has been deleted from Main.")
         return
+    ev.note_incident()
     zone_name = ev.params.get("incident_time_zone")
     local = incident["first"].as_datetime().astimezone(zone_of(zone_name))
     print(f"Support ticket: \"All customer records vanished at about {local:%H:%M} on {local:%Y-%m-%d}"
@@ -259,6 +267,8 @@ def restore_to_temp(ws: Workspace, to) -> None:
     text = to if isinstance(to, str) else str(to)
     try:
         report = Backup(ws).restore(text, namespaces=[f"{DB}.{COLLECTION}"], target="temp", progress=False)
+    except RestoreFailed:
+        raise  # it started and broke: its message says what is incomplete and to run it again
     except BackupError as exc:
         message = str(exc).splitlines()[0]
         record = {"to": text, "message": message, "time": now_iso()}
@@ -388,6 +398,9 @@ def catch_up(ws: Workspace, lab_id: str) -> None:
 def down(ws: Workspace) -> None:
     """Stop everything the lab started (servers, the application, the backup capture): ``labkit down``.
     The workspace and its records stay; ``labkit up`` (or a catch-up cell) starts it all again."""
+    if not ws.is_up():
+        print("Nothing is running: the lab was already stopped.")
+        return
     stopped = ws.down()
     print("Stopped: " + ", ".join(stopped) + "." if stopped else "Nothing was running.")
 
@@ -442,8 +455,7 @@ def check(ws: Workspace, step_id: str) -> None:
     print(checks.run_check(ws, step_id).text())
     if params(ws).get("mode") == "demo" and topic.step(step_id).production:
         print("In production:")
-        for tool, command in topic.step(step_id).production.items():
-            print(f"  {topic.PRODUCTION_LABELS.get(tool, tool)}: {command}")
+        print(textwrap.indent(production_block(topic.step(step_id)), "  "))
 
 
 def progress(ws: Workspace) -> None:

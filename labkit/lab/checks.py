@@ -232,8 +232,13 @@ def check_requirements(ws, step, details) -> str:
     if _version(found["temp"]["version"])[:2] < _version(found["main"]["version"])[:2]:
         raise CheckFailed(f"Temp runs {found['temp']['version']}, older than Main's {found['main']['version']}: "
                           "a restore needs the same or a newer version.")
-    return (f"Main ({main.kind}, {found['main']['version']}) and Temp ({temp.kind}, {found['temp']['version']}) "
-            "are two separate replica sets with an oplog.")
+    given = _labrun(ws).get("answers", {}).get("main-replica-set")
+    if given is None or not str(given).strip():
+        raise Mistake("no-set-name", "Main and Temp are up, but no replica set name is recorded for Main yet.")
+    if str(given).strip() != found["main"]["set"]:
+        raise Mistake("wrong-set-name", f"You recorded {given!r}; Main's replica set is named {found['main']['set']!r}.")
+    return (f"Main ({main.kind}, {found['main']['version']}, replica set {found['main']['set']!r}, as you read it) and "
+            f"Temp ({temp.kind}, {found['temp']['version']}) are two separate replica sets with an oplog.")
 
 
 def _version(text: str) -> tuple:
@@ -337,7 +342,7 @@ def check_delete_docs(ws, step, details) -> str:
     if incident is None:
         raise Mistake("no-delete", "No customer was deleted from Main yet: its oplog holds no delete on test.customers.")
     details.update(deleted=incident["customers"], first=ts_text(incident["first"]), others=len(incident["others"]))
-    _note_delete_event(ws, ev, incident)
+    ev.note_incident()
     if incident["others"]:
         gone = _still_missing(main, incident["others"])
         raise Mistake("broad-delete", f"The delete removed {len(incident['others'])} application document(s) as well as "
@@ -389,15 +394,6 @@ def _judge_moment(ev: Evidence, given: str, incident: dict) -> None:
     later = point.bound > first
     raise Mistake("moment-late" if later else "moment-early",
                   f"{given} ({utc_text(point.bound)}) is {seconds_between(point.bound, first)} the first delete.")
-
-
-def _note_delete_event(ws, ev: Evidence, incident: dict) -> None:
-    """Put the incident on the recovery timeline once (the learner's delete logs nothing by itself)."""
-    first = ts_text(incident["first"])
-    if any(e.get("kind") == "delete" and e.get("ts") == first for e in ev.events):
-        return
-    moment = incident["first"].as_datetime().strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    ws.log_event("delete", time=moment, ts=first, count=incident["customers"])
 
 
 def _still_missing(main, ids) -> int:
@@ -496,7 +492,8 @@ def check_pitr_export_import(ws, step, details) -> str:
             e = imports_temp[-1]
             raise Mistake("import-wrong-deployment", f"The import went to Temp ({e.get('imported', 0)} imported, "
                                                      f"{e.get('failed', 0)} failed into {e.get('db')}.{e.get('collection')} "
-                                                     "there), not to Main: Main still has none of the lost customers.")
+                                                     "there), not to Main: Main still has none of the lost customers. Nothing to "
+                                                     "remove on Temp (it is thrown away afterwards); import into Main.")
         if export is None:
             raise Mistake("no-export", "Nothing was exported from Temp and nothing imported into Main yet.")
         raise Mistake("no-import", f"Nothing was imported into Main yet (the export holds {export.get('count')} documents).")
@@ -537,6 +534,25 @@ def check_pitr_export_import(ws, step, details) -> str:
     elif second != expected:
         raise Mistake("wrong-prediction", f"You predicted {second} failures for a second import of the {expected} "
                                           "customers.")
+
+    # the upsert danger and the export without the query, each predicted before it ran (on Temp)
+    upserts = [e for e in imports_temp if e.get("mode") == "upsert"]
+    if upserts:
+        chosen = ev.answers().get("predict-upsert")
+        if chosen is None or (ev.answer_time("predict-upsert") or "") > upserts[-1].get("time", ""):
+            raise Mistake("no-prediction", "Predict what the upsert import does to the edited customer (predict-upsert) "
+                                           "before you run it.")
+        if normalize_answer(chosen, "choice") != step.asks["predict-upsert"]["answer"]:
+            raise Mistake("wrong-upsert", f"You predicted {chosen!r}; the upsert import replaced the edited customer "
+                                          "with the file's older version: the edit is gone.")
+    everything = [e for e in exports if e.get("source") == "temp" and e.get("query") in (None, "", "{}")
+                  and e is not export]
+    if everything:
+        said = _prediction(ev, "predict-export-all", everything[-1].get("time"), "documents an export without the query writes")
+        if said != everything[-1].get("count"):
+            raise Mistake("wrong-prediction", f"You predicted {said} documents; the export of Temp without the query "
+                                              f"wrote {everything[-1].get('count')}: the application's documents too, "
+                                              "which were never lost.")
 
     # 8. the application, all along
     stats = Workload(ws).stats()

@@ -61,9 +61,23 @@ def seconds_between(a: Timestamp, b: Timestamp) -> str:
     """How far ``a`` is from ``b``, said the way a learner reads it."""
     delta = a.time - b.time
     if delta == 0:
-        return f"{abs(a.inc - b.inc)} operation(s) {'after' if a.inc > b.inc else 'before'}, in the same second"
+        return f"in the same second, {abs(a.inc - b.inc)} operation(s) {'after' if a.inc > b.inc else 'before'}"
     words = f"{abs(delta)} s" if abs(delta) < 120 else f"{abs(delta) / 60:.0f} min ({abs(delta)} s)"
     return f"{words} {'after' if delta > 0 else 'before'}"
+
+
+def deletes_in(entries, ns: str = NS) -> list[tuple[Timestamp, object]]:
+    """(ts, _id) of the deletes on ``ns`` in oplog ``entries``: plain ``op: "d"`` entries, and deletes inside
+    an ``applyOps`` (mongod writes a transaction, and on 8.0 a batched multi-delete, as one such entry,
+    possibly nested)."""
+    found = []
+    for entry in entries:
+        if entry.get("op") == "d" and entry.get("ns") == ns:
+            found.append((entry["ts"], (entry.get("o") or {}).get("_id")))
+        elif entry.get("op") == "c" and isinstance((entry.get("o") or {}).get("applyOps"), list):
+            inner = [{**op, "ts": entry["ts"]} for op in entry["o"]["applyOps"] if isinstance(op, dict)]
+            found += deletes_in(inner, ns)
+    return found
 
 
 class Evidence:
@@ -140,15 +154,8 @@ class Evidence:
         """(ts, _id) of every delete on test.customers after ``since``, in oplog order, applyOps included."""
         query = {"$or": [{"op": "d", "ns": NS},
                          {"op": "c", "o.applyOps": {"$elemMatch": {"op": "d", "ns": NS}}}]}
-        found = []
-        for entry in self.oplog.find(self._after(query, self.since), sort=[("$natural", 1)],
-                                     projection={"ts": 1, "op": 1, "o": 1}):
-            if entry["op"] == "d":
-                found.append((entry["ts"], entry["o"].get("_id")))
-            else:
-                found += [(entry["ts"], op["o"].get("_id")) for op in entry["o"].get("applyOps", [])
-                          if op.get("op") == "d" and op.get("ns") == NS]
-        return found
+        return deletes_in(self.oplog.find(self._after(query, self.since), sort=[("$natural", 1)],
+                                          projection={"ts": 1, "op": 1, "ns": 1, "o": 1}))
 
     @functools.cached_property
     def incident(self) -> dict | None:
@@ -158,12 +165,26 @@ class Evidence:
         customer_deletes = [(ts, _id) for ts, _id in deletes if _id in ids]
         if not customer_deletes:
             return None
-        first = customer_deletes[0][0]
+        # Each customer's first delete belongs to the incident; later ones (after a recovery and a reset) do not.
+        seen: dict = {}
+        for ts, _id in customer_deletes:
+            seen.setdefault(_id, ts)
+        times = sorted(seen.values())
+        first = times[0]
         others = {_id for ts, _id in deletes if _id not in ids}
-        return {"first": first, "last": customer_deletes[-1][0],
-                "customers": len({_id for _, _id in customer_deletes}),
-                "customer_deletes": [ts for ts, _ in customer_deletes],
+        return {"first": first, "last": times[-1], "customers": len(seen), "customer_deletes": times,
                 "others": others}
+
+    def note_incident(self) -> None:
+        """Put the incident on the recovery timeline once (a delete typed in pymongo logs nothing by itself)."""
+        incident = self.incident
+        if incident is None:
+            return
+        first = ts_text(incident["first"])
+        if any(e.get("kind") == "delete" and e.get("ts") == first for e in self.ws.events()):
+            return
+        moment = incident["first"].as_datetime().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        self.ws.log_event("delete", time=moment, ts=first, count=incident["customers"])
 
     def inserts_after(self, ts: Timestamp, ids) -> dict[str, int]:
         """Namespace -> customers inserted into it on Main after ``ts``."""

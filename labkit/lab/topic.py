@@ -192,7 +192,6 @@ DB = TOPIC.database
 COLLECTION = TOPIC.collection
 MODES = ("lab", "demo", "challenge")
 TARGETS = ("embedded", "uri")
-MARK = "before-delete"
 DEFAULT_QUERY = json.dumps(TOPIC.recovery_query)
 CANONICAL = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True,
                                   tzinfo=json_util.DEFAULT_JSON_OPTIONS.tzinfo)
