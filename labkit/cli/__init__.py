@@ -35,9 +35,12 @@ def main() -> None:
     \b
     Run the whole lab:   labkit run partial-recovery
     By hand:             labkit up; labkit generate customer360 -n 100 | labkit import --target main -d test -c customers
-                         labkit workload start; labkit snapshot; labkit mark before-delete
-                         labkit restore --to mark:before-delete; labkit export ...; labkit import ...
-                         labkit workload stop; labkit down
+                         labkit workload start; labkit snapshot; (the incident: the customers are deleted)
+                         find the first delete in Main's oplog; labkit window
+                         labkit restore --to SECONDS:INC (just before it)
+                         labkit export --target temp -q '{"firstname": {"$exists": true}}' -o lost.json ...
+                         labkit import --target main --file lost.json ...; labkit workload stop; labkit down
+    Teach a class:       labkit class status; labkit nbgrader --out COURSE (see docs/instructor.md)
 
     Every command takes --help. Exit codes: 0 ok, 1 an error you can fix (the
     message says how), 2 a usage error.
