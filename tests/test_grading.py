@@ -97,10 +97,16 @@ def test_nbgrader_autograde_scores_solved_unsolved_and_one_mistake(tmp_path, lab
         graded = nbgrader(course, "autograde", TOPIC)
         assert graded.returncode == 0, graded.stderr[-3000:]
     finally:
+        stopping = []
         for student in submissions:  # every submission brought up its own Main and Temp
             ws = Workspace(course / "autograded" / student / TOPIC / ".labkit" / TOPIC)
-            if ws.is_up():
-                ws.down()
+            try:
+                if ws.exists():
+                    ws.down(purge=True)  # also when its state is damaged
+            except Exception as exc:  # stop the other students' servers all the same
+                stopping.append(f"{student}: {exc}")
+        if stopping and sys.exc_info()[0] is None:  # never hide the failure that got us here
+            raise AssertionError(f"could not stop every submission's servers: {stopping}")
     with nbgrader_api.Gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
         scores = {student: book.find_submission(TOPIC, student).score for student in submissions}
     assert scores["solved"] == 75, graded.stderr[-3000:]
