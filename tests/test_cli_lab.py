@@ -62,31 +62,31 @@ def test_backup_enable_snapshot_restore_with_rename_and_target_main(ws, labkit_c
     snaps = Backup(ws).snapshots()
     assert len(snaps) == before + 1 and snaps[-1]["id"] in result.stdout + result.stderr
 
-    ws.main.client.which.c.insert_one({"_id": "marked", "on": "main"})
+    ws.main.client.which.r.insert_many([{"_id": n, "on": "main"} for n in range(3)] + [{"_id": "marked", "on": "main"}])
     assert labkit_cli("mark", "cli-restore", *w(ws)).returncode == 0
-    ws.main.client.which.c.delete_many({})  # the incident
+    ws.main.client.which.r.delete_many({})  # the incident
 
     # --target temp with --rename: the restored copy under the new name on Temp, Main untouched.
-    result = labkit_cli("restore", *w(ws), "--to", "mark:cli-restore", "--ns", "which.c",
-                        "--rename", "which.c:which.c_back", "--json")
+    result = labkit_cli("restore", *w(ws), "--to", "mark:cli-restore", "--ns", "which.r",
+                        "--rename", "which.r:which.r_back", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["target"] == "Temp" and list(report["namespaces"]) == ["which.c_back"]
-    assert sorted(str(d["_id"]) for d in ws.temp.client.which.c_back.find()) == ["0", "1", "2", "marked"]
+    assert report["target"] == "Temp" and list(report["namespaces"]) == ["which.r_back"]
+    assert sorted(str(d["_id"]) for d in ws.temp.client.which.r_back.find()) == ["0", "1", "2", "marked"]
     assert ws.temp.client.which.c.count_documents({"on": "temp"}) == 5  # the rest of Temp kept
-    assert "c_back" not in ws.main.client.which.list_collection_names()
+    assert "r_back" not in ws.main.client.which.list_collection_names()
 
     # --target main needs --rename (live data), then restores beside it on Main.
-    refused = labkit_cli("restore", *w(ws), "--to", "mark:cli-restore", "--ns", "which.c", "--target", "main")
+    refused = labkit_cli("restore", *w(ws), "--to", "mark:cli-restore", "--ns", "which.r", "--target", "main")
     assert refused.returncode == 1 and "overwrite the live data" in refused.stderr
     assert "Traceback" not in refused.stderr
-    result = labkit_cli("restore", *w(ws), "--to", "mark:cli-restore", "--ns", "which.c", "--target", "main",
-                        "--rename", "which.c:which.c_restored")
+    result = labkit_cli("restore", *w(ws), "--to", "mark:cli-restore", "--ns", "which.r", "--target", "main",
+                        "--rename", "which.r:which.r_restored")
     assert result.returncode == 0, result.stderr
     assert "Restore to Main: COMPLETE" in result.stdout
-    assert sorted(str(d["_id"]) for d in ws.main.client.which.c_restored.find()) == ["0", "1", "2", "marked"]
-    assert ws.main.client.which.c.count_documents({}) == 0  # the live collection itself untouched
-    assert "c_restored" not in ws.temp.client.which.list_collection_names()
+    assert sorted(str(d["_id"]) for d in ws.main.client.which.r_restored.find()) == ["0", "1", "2", "marked"]
+    assert ws.main.client.which.r.count_documents({}) == 0  # the live collection itself untouched
+    assert "r_restored" not in ws.temp.client.which.list_collection_names()
 
 
 def test_restore_usage_errors(ws, labkit_cli):

@@ -35,7 +35,7 @@ def nbval_run(tmp_path_factory, process_stopper, down_workspace):
     ws = Workspace(tmp_path_factory.mktemp("nbval") / "ws")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABKIT_")}
     env["LABKIT_WORKSPACE"] = str(ws.path)
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--nbval-lax",
             "--nbval-sanitize-with", str(NOTEBOOKS / "nbval-sanitize.cfg"), "--rootdir", str(NOTEBOOKS),
             *[str(NOTEBOOKS / lab.notebook) for lab in labs.topic().labs]]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

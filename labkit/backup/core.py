@@ -387,11 +387,12 @@ class Backup:
         meta = self._pick_snapshot(state, point)
         before = ts_key(ts_parse(meta["before"]))
         renames = _parse_renames(rename)
+        # Before the namespaces are checked: one created after the snapshot is known from the captured oplog.
+        self._wait_for_capture_to_reach(point, wait)
         sources = self._select_namespaces(meta, namespaces, renames, before, bound)
         plan = self._plan_targets(target, sources, renames)
         full = namespaces is None and not renames
         deployment = self.ws.deployment(target)
-        self._wait_for_capture_to_reach(point, wait)
         entries_total = verify_range(self.archive.oplog_dir, before, bound)  # damage found before the target is touched
         client = connect(deployment.uri, "restore")
         report = RestoreReport(target=deployment.label, point=point.as_dict(), point_description=point.describe(),
