@@ -14,7 +14,8 @@ def progress_bar(desc: str, total: int | None = None, unit: str = "doc", *, enab
     """A tqdm bar (or a disabled one) with ``update``, ``close`` and context-manager use.
 
     ``terminal_only=False`` keeps the bar when stderr is a pipe or a file (``labkit generate``
-    writes its documents to stdout, so a pipeline's stderr still shows how far it got)."""
+    writes its documents to stdout, so a pipeline's stderr still shows how far it got). tqdm's
+    options pass through, e.g. ``delay=1.0``: work that ends within a second shows no bar at all."""
     from tqdm import tqdm as text_tqdm
 
     in_notebook = "ipykernel" in sys.modules and "IPython" in sys.modules

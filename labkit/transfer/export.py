@@ -143,7 +143,8 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         cursor = coll.find(filter_doc, projection, skip=skip, limit=limit, batch_size=EXPORT_BATCH_DOCS,
                            sort=list(sort_doc.items()) if sort_doc else None)
         total = _total(coll, filter_doc, skip, limit)
-        with _Output(out) as sink, progress_bar(f"{db}.{collection}", total, enabled=not quiet, unit_scale=True) as bar:
+        bar = progress_bar(f"{db}.{collection}", total, enabled=not quiet, unit_scale=True, delay=1.0)
+        with _Output(out) as sink, bar:
             if type == "csv":
                 report.count = _write_csv(cursor, sink, columns, header_line, bar)
             else:

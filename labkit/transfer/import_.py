@@ -168,7 +168,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
                                                                         *_batch_limits(hello, batch_size),
                                                                         fixed=batch_size is not None,
                                                                         polite_docs=polite_docs))
-        with progress_bar(f"{db}.{collection}", enabled=not quiet, unit_scale=True) as bar:
+        with progress_bar(f"{db}.{collection}", enabled=not quiet, unit_scale=True, delay=1.0) as bar:
             pipeline.bar = bar
             pipeline.run(documents)
     except PyMongoError as exc:
