@@ -653,13 +653,37 @@ class _Terminal(io.StringIO):
         return True
 
 
+class _Slow(io.StringIO):
+    """Text whose first read or write takes over a second: work long enough to earn a progress bar."""
+
+    def __init__(self, text=""):
+        super().__init__(text)
+        self.waited = False
+
+    def _wait(self):
+        if not self.waited:
+            self.waited = True
+            time.sleep(1.5)
+
+    def read(self, *args):
+        self._wait()
+        return super().read(*args)
+
+    def write(self, text):
+        self._wait()
+        return super().write(text)
+
+
 def test_progress_bar_on_a_terminal_and_silence_when_quiet(server, db, monkeypatch):
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    import_file(server.uri, db.name, "c", lines({"_id": 1}, {"_id": 2}))
-    export_collection(server.uri, db.name, "c", out=io.StringIO())
+    import_file(server.uri, db.name, "c", _Slow('{"_id": 1}\n{"_id": 2}\n'))
+    imported = terminal.getvalue()
+    assert f"{db.name}.c" in imported and "doc" in imported  # tqdm's bar: name, count, unit
+    export_collection(server.uri, db.name, "c", out=_Slow())
+    exported = terminal.getvalue()[len(imported):]
+    assert f"{db.name}.c" in exported and "doc" in exported
     shown = terminal.getvalue()
-    assert f"{db.name}.c" in shown and "doc" in shown  # tqdm's bar: name, count, unit
     assert "2 document(s) imported successfully." in shown and "exported 2 records" in shown
     quiet = _Terminal()
     monkeypatch.setattr("sys.stderr", quiet)
