@@ -23,6 +23,7 @@ from bson.timestamp import Timestamp
 import labkit.lab.actions as lab
 from labkit.lab import checks, notebooks, topic
 from labkit.lab.evidence import Evidence
+from labkit.workload import Workload
 from tests.conftest import run_labkit
 
 CUSTOMERS = 20
@@ -328,6 +329,24 @@ def test_application_stopped_is_named_with_since_when(fresh_recovery, tmp_path):
         assert_mistake(check(fresh_recovery, PITR), "application-stopped", r"stopped since \d{4}-\d\d-\d\dT")
     finally:
         lab.start_workload(fresh_recovery, 20.0)
+
+
+def test_application_failing_is_named_with_its_last_error(fresh_recovery, tmp_path):
+    recover(fresh_recovery, tmp_path)
+    customers = lab.main(fresh_recovery).customers
+    # A validator only customers pass: every insert of the application is refused from now on.
+    lab.main(fresh_recovery).command("collMod", "customers", validator={"firstname": {"$exists": True}})
+    try:
+        deadline = time.monotonic() + 60
+        while not (Workload(fresh_recovery).stats() or {}).get("failures"):
+            assert time.monotonic() < deadline, "the application never failed an insert"
+            time.sleep(0.2)
+        assert_mistake(check(fresh_recovery, PITR), "application-failing", r"The application had \d+ failed inserts")
+    finally:
+        lab.main(fresh_recovery).command("collMod", "customers", validator={})
+        lab.finish(fresh_recovery)  # a fresh run of the application, without the failures
+        lab.start_workload(fresh_recovery, 20.0)
+    assert customers.count_documents({"firstname": {"$exists": True}}) == CUSTOMERS
 
 
 def test_reset_returns_to_before_the_recovery(fresh_recovery, tmp_path):
