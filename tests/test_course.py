@@ -349,6 +349,18 @@ def test_application_failing_is_named_with_its_last_error(fresh_recovery, tmp_pa
     assert customers.count_documents({"firstname": {"$exists": True}}) == CUSTOMERS
 
 
+def test_a_later_restore_onto_main_does_not_hide_the_restore_onto_temp(fresh_recovery, tmp_path):
+    recover(fresh_recovery, tmp_path)
+    first = first_delete(fresh_recovery)
+    copy = cli(fresh_recovery, "restore", "--to", f"{first.time}:{first.inc - 1}", "--ns", "test.customers",
+               "--target", "main", "--rename", "test.customers:test.customers_before")
+    try:
+        assert copy.returncode == 0, copy.stderr
+        assert check(fresh_recovery, PITR).passed
+    finally:
+        lab.main(fresh_recovery).drop_collection("customers_before")
+
+
 def test_reset_returns_to_before_the_recovery(fresh_recovery, tmp_path):
     recover(fresh_recovery, tmp_path)
     assert check(fresh_recovery, PITR).passed

@@ -53,6 +53,7 @@ REPLAY_CHUNK = 5000  # entries handed to the applier at a time (progress bar ste
 # The applier folds every operation on one document within a batch into one write, so big batches
 # save round trips and server work (a document inserted, updated and deleted in one batch costs nothing).
 REPLAY_BATCH = 25_000
+KEPT_RESTORES = 50  # restore records kept in the workspace state
 RESTORE_LOCK = "restore.lock"  # in the archive folder: held (flock) for the whole of a restore
 _MARK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _NAMESPACE = re.compile(r"^[^.\s$/\\\"]+\.[^\s$][^\s]*$")
@@ -566,8 +567,12 @@ class Backup:
             time.sleep(0.1)
 
     def _record_restore(self, report: RestoreReport) -> None:
+        record = {**report.as_dict(), "when": now_iso()}
         with self.ws.edit() as state:
-            state.setdefault("backup", {})["last_restore"] = {**report.as_dict(), "when": now_iso()}
+            backup = state.setdefault("backup", {})
+            backup["last_restore"] = record
+            # Every recent restore, oldest first: a later restore onto Main must not hide one onto Temp.
+            backup["restores"] = (backup.get("restores") or [])[-(KEPT_RESTORES - 1):] + [record]
 
     @staticmethod
     def _clear_target(client: MongoClient, target: str, everything: bool, plan: dict) -> None:

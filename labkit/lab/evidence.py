@@ -213,15 +213,15 @@ class Evidence:
     @functools.cached_property
     def restore(self) -> dict | None:
         """The last complete restore onto Temp that covered test.customers (after a reset), else None."""
-        record = self.state.get("backup", {}).get("last_restore")
-        if not record or record.get("target") != "Temp" or record.get("status") != "complete":
-            return None
-        if NS not in record.get("namespaces", {}):
-            return None
-        cut = self.run.get("recovery_reset_time")
-        if cut and record.get("when", "") <= cut:
-            return None
-        return record
+        backup = self.state.get("backup", {})
+        cut = self.run.get("recovery_reset_time") or ""
+        for record in reversed(backup.get("restores") or [backup.get("last_restore") or {}]):
+            if record.get("when", "") <= cut:
+                return None  # older ones came before the reset too
+            if (record.get("target") == "Temp" and record.get("status") == "complete"
+                    and NS in record.get("namespaces", {})):
+                return record
+        return None
 
     def restore_bound(self) -> Timestamp | None:
         return parse_ts((self.restore or {}).get("point", {}).get("bound"))
