@@ -8,14 +8,18 @@ Each test is named after the Go test (and its Convey case) it comes from; the Go
 """
 from __future__ import annotations
 
+import base64
+import datetime
+
 import bson
 import pytest
-from bson import Int64
+from bson import Decimal128, Int64
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 
 from labkit.errors import TransferError
 from labkit.transfer import ImportFailed, export_collection, import_file
+from labkit.transfer.reader import split_inline_fields
 from tests.conftest import run_labkit
 
 ABC = "a,b,c"
@@ -336,3 +340,302 @@ def test_dbref_shaped_top_level_document_round_trips_in_order(server, db, tmp_pa
     assert (report.imported, report.failed) == (1, 0)
     raw_opts = CodecOptions(document_class=RawBSONDocument)
     assert db.target.with_options(codec_options=raw_opts).find_one().raw == raw
+
+
+# -- issue 14 defect 7: --columnsHaveTypes (typed_fields_test.go, csv_test.go, qa-tests typed_fields.js) --------
+
+
+def _utc(*args) -> datetime.datetime:
+    return datetime.datetime(*args, tzinfo=datetime.timezone.utc)
+
+
+TYPED_HEADERS = r"zip.string(),number.double(),foo.auto(),bar.date(January 2\, \(2006\))"
+
+
+@pytest.mark.parametrize("how", ["fields", "headerline"])
+def test_TestTypedHeaderParser_zip_string_number_double_foo_auto_bar_date(imp, how):
+    row = '01234,20,x7,"March 3, (2011)"\n'
+    if how == "fields":
+        docs = imp(row, type="csv", fields=TYPED_HEADERS, columns_have_types=True)
+    else:
+        header = ",".join(f'"{h}"' for h in split_inline_fields(TYPED_HEADERS))
+        docs = imp(header + "\n" + row, type="csv", header_line=True, columns_have_types=True)
+    assert [typed(d) for d in docs] == [{"zip": ("str", "01234"), "number": ("float", 20.0), "foo": ("str", "x7"),
+                                         "bar": ("datetime", _utc(2011, 3, 3))}]
+
+
+BAD_TYPED_HEADERS = [
+    ("zip.string(blah)", "type 11 does not support arguments"),
+    ("zip.string(0)", "type 11 does not support arguments"),
+    ("zip.int32(0)", "type 8 does not support arguments"),
+    ("zip.int64(0)", "type 9 does not support arguments"),
+    ("zip.double(0)", "type 7 does not support arguments"),
+    ("zip.auto(0)", "type 0 does not support arguments"),
+    ("zip.binary(blah)", "invalid binary encoding: `blah`"),
+    ("zip.binary(binary)", "invalid binary encoding: `binary`"),
+    ("zip.binary(decimal)", "invalid binary encoding: `decimal`"),
+    ("zip", "could not parse type from header `zip`"),
+    ("zip.string", "could not parse type from header `zip.string`"),
+    ("zip.float()", "invalid type `float` in header `zip.float()`"),
+    ("$zip.string()", "field `$zip` cannot start with a '$'"),
+]
+
+
+@pytest.mark.parametrize("header,reason", BAD_TYPED_HEADERS)
+def test_TestTypedHeaderParser_various_bad_headers_are_refused_before_anything_is_written(imp, header, reason):
+    assert_refused(imp, "1,2\n", reason, type="csv", fields=f"a.auto(),{header}", columns_have_types=True)
+    assert_refused(imp, f"a.auto(),{header}\n1,2\n", reason, type="csv", header_line=True, columns_have_types=True)
+
+
+def test_TestTypedHeaderParser_duplicate_typed_names_are_refused(imp):
+    assert_refused(imp, "1,2\n", "fields cannot be identical: `a` and `a`", type="csv", fields="a.int32(),a.string()",
+                   columns_have_types=True)
+
+
+def test_TestAutoHeaderParser_untyped_names_are_auto(imp):
+    docs = imp("12345,1.5,x\n", type="csv", fields="zip,number,foo")
+    assert [typed(d) for d in docs] == [{"zip": ("int", 12345), "number": ("float", 1.5), "foo": ("str", "x")}]
+
+
+GOOD_TOKENS = [
+    # FieldAutoParser
+    ("auto()", "2147483648", ("Int64", 2147483648)),
+    ("auto()", "42", ("int", 42)),
+    ("auto()", "-2147483649", ("Int64", -2147483649)),
+    ("auto()", "3.14159265", ("float", 3.14159265)),
+    ("auto()", "0.123123", ("float", 0.123123)),
+    ("auto()", "-123456.789", ("float", -123456.789)),
+    ("auto()", "-1.", ("float", -1.0)),
+    ("auto()", "12345-6789", ("str", "12345-6789")),
+    ("auto()", "06/02/1997", ("str", "06/02/1997")),
+    # FieldBooleanParser
+    ("boolean()", "true", ("bool", True)),
+    ("boolean()", "TrUe", ("bool", True)),
+    ("boolean()", "1", ("bool", True)),
+    ("boolean()", "false", ("bool", False)),
+    ("boolean()", "FaLsE", ("bool", False)),
+    ("boolean()", "0", ("bool", False)),
+    # FieldBinaryParser
+    ("binary(hex)", "400a11", ("bytes", bytes([64, 10, 17]))),
+    ("binary(hex)", "400A11", ("bytes", bytes([64, 10, 17]))),
+    ("binary(hex)", "0b400A11", ("bytes", bytes([11, 64, 10, 17]))),
+    ("binary(base32)", "MZXW6YTBOI======", ("bytes", b"foobar")),
+    ("binary(base64)", "Zm9vYmFy", ("bytes", b"foobar")),
+    # FieldDateParser
+    ("date_go(01/02/2006 3:04:05pm MST)", "01/04/2000 5:38:10pm UTC", ("datetime", _utc(2000, 1, 4, 17, 38, 10))),
+    ("date(01/02/2006 3:04:05pm MST)", "01/04/2000 5:38:10pm UTC", ("datetime", _utc(2000, 1, 4, 17, 38, 10))),
+    ("date_ms(MM/dd/yyyy h:mm:sstt)", "01/04/2000 5:38:10PM", ("datetime", _utc(2000, 1, 4, 17, 38, 10))),
+    ("date_oracle(mm/Dd/yYYy hh:MI:SsAm)", "01/04/2000 05:38:10PM", ("datetime", _utc(2000, 1, 4, 17, 38, 10))),
+    ("date(2006-01-02T15:04:05.000Z07:00)", "2016-06-08T09:26:00.123+02:00",
+     ("datetime", _utc(2016, 6, 8, 7, 26, 0, 123000))),
+    ("date(2006-01-02T15:04:05Z07:00)", "2016-06-08T09:26:00.5Z", ("datetime", _utc(2016, 6, 8, 9, 26, 0, 500000))),
+    ("date(2006-01-02 15:04:05 -0700)", "1960-02-29 23:00:00 -0130", ("datetime", _utc(1960, 3, 1, 0, 30))),
+    ("date(Mon Jan _2 2006)", "Thu Feb  4 2021", ("datetime", _utc(2021, 2, 4))),
+    ("date(2006.002)", "2020.060", ("datetime", _utc(2020, 2, 29))),
+    ("date(02-Jan-06)", "31-dec-68", ("datetime", _utc(2068, 12, 31))),
+    # FieldDoubleParser
+    ("double()", "3.14159265", ("float", 3.14159265)),
+    ("double()", "-1.", ("float", -1.0)),
+    ("double()", "42", ("float", 42.0)),
+    # FieldInt32Parser / FieldInt64Parser
+    ("int32()", "2147483647", ("int", 2147483647)),
+    ("int32()", "-2147483648", ("int", -2147483648)),
+    ("int32()", "42", ("int", 42)),
+    ("int64()", "2147483648", ("Int64", 2147483648)),
+    ("int64()", "42", ("Int64", 42)),
+    ("int64()", "-2147483649", ("Int64", -2147483649)),
+    # FieldDecimalParser
+    ("decimal()", "12235.2355", ("Decimal128", Decimal128("12235.2355"))),
+    ("decimal()", "42", ("Decimal128", Decimal128("42"))),
+    ("decimal()", "0", ("Decimal128", Decimal128("0"))),
+    ("decimal()", "-124", ("Decimal128", Decimal128("-124"))),
+    ("decimal()", "-124.55", ("Decimal128", Decimal128("-124.55"))),
+    # FieldStringParser
+    ("string()", "42", ("str", "42")),
+    ("string()", "true", ("str", "true")),
+]
+
+
+@pytest.mark.parametrize("spec,token,expected", GOOD_TOKENS)
+def test_TestFieldParsers_valid_values_are_stored_with_their_type(imp, spec, token, expected):
+    docs = imp(f'"{token}"\n', type="csv", fields=f"v.{spec}", columns_have_types=True)
+    assert typed(docs[0]["v"]) == expected
+
+
+def test_TestFieldParsers_empty_values(imp):
+    docs = imp('"","","",""\n', type="csv", fields="a.auto(),b.binary(hex),c.binary(base64),d.string()",
+               columns_have_types=True)
+    assert [typed(d) for d in docs] == [{"a": ("str", ""), "b": ("bytes", b""), "c": ("bytes", b""),
+                                         "d": ("str", "")}]
+
+
+BAD_TOKENS = [
+    ("boolean()", ""), ("boolean()", "t"), ("boolean()", "f"), ("boolean()", "yes"), ("boolean()", "no"),
+    ("binary(hex)", "4g"), ("binary(hex)", "400"), ("binary(base64)", "Zm9vYmF"), ("binary(base32)", "mzxw6ytboi======"),
+    ("date_go(01/02/2006 3:04:05pm MST)", "01/04/2000 5:38:10pm"),
+    ("date_go(01/02/2006 3:04:05pm MST)", "01/04/2000 5:38:10 pm UTC"),
+    ("date_go(01/02/2006 3:04:05pm MST)", "01/04/2000"),
+    ("date_ms(MM/dd/yyyy h:mm:sstt)", "01/04/2000 :) 05:38:10PM"),
+    ("date_ms(MM/dd/yyyy h:mm:sstt)", "01/04/2000 005:38:10PM"),
+    ("date_ms(MM/dd/yyyy h:mm:sstt)", "01/04/2000 5:38:10 PM"),
+    ("date_ms(MM/dd/yyyy h:mm:sstt)", "01/04/2000"),
+    ("date_oracle(mm/Dd/yYYy hh:MI:SsAm)", "01/04/2000 :) 05:38:10PM"),
+    ("date_oracle(mm/Dd/yYYy hh:MI:SsAm)", "01/04/2000 005:38:10PM"),
+    ("date_oracle(mm/Dd/yYYy hh:MI:SsAm)", "01/04/2000 5:38:10 PM"),
+    ("date_oracle(mm/Dd/yYYy hh:MI:SsAm)", "01/04/2000"),
+    ("date(2006-01-02)", "2021-02-29"), ("date(2006-01-02)", "2021-13-01"), ("date(2006-01-02)", "2021-01-02x"),
+    ("double()", ""), ("double()", "1.1.1"), ("double()", "1-2.0"), ("double()", "80-"), ("double()", "1e400"),
+    ("int32()", ""), ("int32()", "42.0"), ("int32()", "1-2"), ("int32()", "80-"), ("int32()", "2147483648"),
+    ("int32()", "-2147483649"),
+    ("int64()", ""), ("int64()", "42.0"), ("int64()", "1-2"), ("int64()", "80-"), ("int64()", "9223372036854775808"),
+    ("decimal()", ""), ("decimal()", "1-2"), ("decimal()", "abcd"),
+]
+
+
+@pytest.mark.parametrize("spec,token", BAD_TOKENS)
+def test_TestFieldParsers_invalid_values_stop_the_import(imp, spec, token):
+    with pytest.raises(ImportFailed) as info:
+        imp(f'"{token}"\n', type="csv", fields=f"v.{spec}", columns_have_types=True)
+    type_name = spec.split("(")[0]
+    assert info.value.reason == (f"type coercion failure in document #1 for column `v`, could not parse token "
+                                 f"`{token}` to type {type_name} (line 1)")
+    assert stored(imp.db.c) == []
+
+
+def test_TestGetInputReader_should_parse_fields_using_valid_csv_escaping(imp):
+    docs = imp('1,"January 5, 2006"\n', type="csv", fields="foo.auto(),bar.date(January 2, 2006)",
+               columns_have_types=True)
+    assert [typed(d) for d in docs] == [{"foo": ("int", 1), "bar": ("datetime", _utc(2006, 1, 5))}]
+
+
+# qa-tests jstests/import/typed_fields.js and its testdata, reproduced
+TYPED_HEADER = ("a.string(),b.int32(),c.xyz.date_oracle(Month dd, yyyy HH24:mi:ss),c.noop.boolean(),"
+                "d.hij.lkm.binary(hex)")
+TYPED_ROWS = [["foo", "12", "June 02, 1997 15:24:00", "true", "7bc3049f36681723260fb5921dd36b149c8493c3"],
+              ["bar", "24", "June 08, 2016 09:26:00", "false", "746573740a"]]
+TYPED_EXPECTED = [
+    {"a": "foo", "b": 12, "c": {"xyz": _utc(1997, 6, 2, 15, 24), "noop": True},
+     "d": {"hij": {"lkm": base64.b64decode("e8MEnzZoFyMmD7WSHdNrFJyEk8M=")}}},
+    {"a": "bar", "b": 24, "c": {"xyz": _utc(2016, 6, 8, 9, 26), "noop": False},
+     "d": {"hij": {"lkm": base64.b64decode("dGVzdAo=")}}},
+]
+
+
+def _rows(kind: str, rows) -> str:
+    if kind == "tsv":
+        return "".join("\t".join(row) + "\n" for row in rows)
+    return "".join(",".join(f'"{cell}"' if "," in cell else cell for cell in row) + "\n" for row in rows)
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv"])
+@pytest.mark.parametrize("how", ["headerline", "fields", "fieldFile"])
+def test_typed_fields_js_typed_header_fields_and_fieldFile(imp, tmp_path, kind, how):
+    header = split_inline_fields(TYPED_HEADER)
+    if how == "headerline":
+        docs = imp(_rows(kind, [header] + TYPED_ROWS), type=kind, header_line=True, columns_have_types=True)
+    elif how == "fields":
+        docs = imp(_rows(kind, TYPED_ROWS), type=kind, fields=TYPED_HEADER, columns_have_types=True)
+    else:
+        field_file = tmp_path / "typedfieldfile"
+        field_file.write_text("\n".join(header) + "\n")
+        docs = imp(_rows(kind, TYPED_ROWS), type=kind, field_file=str(field_file), columns_have_types=True)
+    assert docs == TYPED_EXPECTED
+    assert typed(docs[0])["b"] == ("int", 12)
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv"])
+def test_typed_fields_js_extra_fields_are_created_as_expected(imp, kind):
+    rows = TYPED_ROWS + [["one", "2", "May 08, 2016 09:26:00", "false", "746573740a", "extra1", "extra2"]]
+    docs = imp(_rows(kind, rows), type=kind, fields=TYPED_HEADER, columns_have_types=True)
+    assert (docs[2]["field5"], docs[2]["field6"]) == ("extra1", "extra2")
+
+
+def test_typed_fields_js_without_fields_fieldFile_or_headerline_import_fails(imp):
+    assert_refused(imp, _rows("csv", TYPED_ROWS), "must specify --fields, --fieldFile or --headerline", type="csv",
+                   columns_have_types=True)
+
+
+def test_columnsHaveTypes_is_refused_for_json(imp):
+    assert_refused(imp, '{"a": 1}\n', "cannot use --columnsHaveTypes when input type is JSON", columns_have_types=True)
+
+
+# -- --parseGrace (common.go tokensToBSON; qa-tests jstests/import/parse_grace.js) --------------------------------
+
+PARSE_GRACE_CSV = (
+    'a.string(),b.int32(),"c.xyz.date_oracle(Month dd, yyyy HH24:mi:ss)",c.noop.boolean(),d.hij.lkm.binary(hex)\n'
+    'foo,12,"June 02, 1997 15:24:00",true,7bc3049f36681723260fb5921dd36b149c8493c3\n'
+    'bar,24,"06/08/2016 09:26:00",true,746573740a\n'
+    'baz,36,"June 08, 2016 09:26:00",false,746573740a\n'
+)
+GRACE_FOO = {"a": "foo", "b": 12, "c": {"xyz": _utc(1997, 6, 2, 15, 24), "noop": True},
+             "d": {"hij": {"lkm": base64.b64decode("e8MEnzZoFyMmD7WSHdNrFJyEk8M=")}}}
+GRACE_BAZ = {"a": "baz", "b": 36, "c": {"xyz": _utc(2016, 6, 8, 9, 26), "noop": False},
+             "d": {"hij": {"lkm": base64.b64decode("dGVzdAo=")}}}
+
+
+def _grace(server, db, tmp_path, grace: str):
+    path = tmp_path / "parse_grace.csv"
+    path.write_text(PARSE_GRACE_CSV)
+    return run_labkit("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--type", "csv", "--headerline",
+                      "--columnsHaveTypes", "--parseGrace", grace, "--file", str(path))
+
+
+def test_parse_grace_js_stop_fails_at_the_row_that_cannot_be_read(server, db, tmp_path):
+    result = _grace(server, db, tmp_path, "stop")
+    assert result.returncode == 1
+    assert ("Failed: type coercion failure in document #2 for column `c.xyz`, could not parse token "
+            "`06/08/2016 09:26:00` to type date_oracle (line 3)") in result.stderr
+    assert stored(db.c) == [GRACE_FOO]  # the rows before it were read and imported, as mongoimport does
+    assert "1 document(s) imported successfully. 0 document(s) failed to import." in result.stderr
+
+
+def test_parse_grace_js_skipRow_does_not_import_the_row(server, db, tmp_path):
+    result = _grace(server, db, tmp_path, "skipRow")
+    assert result.returncode == 0, result.stderr
+    assert stored(db.c) == [GRACE_FOO, GRACE_BAZ]
+    assert result.stdout == 'bar,24,06/08/2016 09:26:00,true,746573740a\n'  # the rejected row, on stdout
+    assert "skipping row #2 (line 3): [bar 24 06/08/2016 09:26:00 true 746573740a]" in result.stderr
+    assert "2 document(s) imported successfully. 0 document(s) failed to import." in result.stderr
+
+
+def test_parse_grace_js_skipField_keeps_the_rest_of_the_row(server, db, tmp_path):
+    result = _grace(server, db, tmp_path, "skipField")
+    assert result.returncode == 0, result.stderr
+    docs = stored(db.c)
+    assert docs[0] == GRACE_FOO and docs[2] == GRACE_BAZ
+    assert docs[1] == {"a": "bar", "b": 24, "c": {"noop": True}, "d": {"hij": {"lkm": b"test\n"}}}
+    assert list(docs[1]["c"]) == ["noop"]
+
+
+def test_parse_grace_js_autoCast_imports_the_uncoercible_field(server, db, tmp_path):
+    result = _grace(server, db, tmp_path, "autoCast")
+    assert result.returncode == 0, result.stderr
+    docs = stored(db.c)
+    assert docs == [GRACE_FOO, {"a": "bar", "b": 24, "c": {"xyz": "06/08/2016 09:26:00", "noop": True},
+                                "d": {"hij": {"lkm": b"test\n"}}}, GRACE_BAZ]
+
+
+def test_parse_grace_autoCast_stores_what_autodetection_would(imp):
+    docs = imp("12.5,99999999999,x\n", type="csv", fields="a.int32(),b.int32(),c.double()",
+               columns_have_types=True, parse_grace="autoCast")
+    assert [typed(d) for d in docs] == [{"a": ("float", 12.5), "b": ("Int64", 99999999999), "c": ("str", "x")}]
+
+
+def test_parse_grace_skipRow_tsv_writes_the_line(server, db, tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("1\tx\n2\t3\n")
+    result = run_labkit("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--type", "tsv",
+                        "--fields", "a.int32(),b.int32()", "--columnsHaveTypes", "--parseGrace", "skipRow", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1\tx\n"
+    assert stored(db.c) == [{"a": 2, "b": 3}]
+
+
+def test_TestMongoImportValidateSettings_invalid_parse_grace_is_refused(imp):
+    assert_refused(imp, "1\n", "invalid parse grace: bogus", type="csv", fields="a", parse_grace="bogus")
+
+
+def test_ignoreBlanks_with_typed_columns_skips_blank_values(imp):
+    docs = imp("1,,x\n", type="csv", fields="a.int32(),b.int32(),c.string()", columns_have_types=True,
+               ignore_blanks=True)
+    assert docs == [{"a": 1, "c": "x"}]

@@ -18,6 +18,8 @@ from typing import IO, Iterator
 
 from labkit.errors import TransferError
 from labkit.ejson import DECODER
+from labkit.transfer.query import LegacySyntax, legacy_raw_decode
+from labkit.transfer.typed import CoercionFailed, auto_parse, parse_typed_headers, quote
 
 CHUNK_CHARS = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -106,12 +108,20 @@ class TextSource:
             yield from parts
 
 
+def _legacy_raw_decode(text: str, pos: int):
+    try:
+        return legacy_raw_decode(text, pos)
+    except LegacySyntax as exc:  # as the strict decoder's errors, so a document cut by a chunk's end reads on
+        raise json.JSONDecodeError(str(exc), text, exc.pos) from None
+
+
 class JSONDocuments:
     """Iterate the documents of JSON input; ``count`` is the number handed out so far."""
 
-    def __init__(self, source: TextSource, json_array: bool = False):
+    def __init__(self, source: TextSource, json_array: bool = False, legacy: bool = False):
         self.source = source
         self.json_array = json_array
+        self._raw_decode = _legacy_raw_decode if legacy else DECODER.raw_decode  # --legacy: the shell dialect
         self.count = 0
         self._buf = ""
         self._pos = 0
@@ -175,7 +185,7 @@ class JSONDocuments:
         last = None
         while True:
             try:
-                value, end = DECODER.raw_decode(self._buf, start)
+                value, end = self._raw_decode(self._buf, start)
                 break
             except json.JSONDecodeError as exc:
                 # Either the document is malformed, or the chunk ended inside it. An error at the
@@ -468,16 +478,29 @@ class DelimitedDocuments:
     """CSV or TSV rows as documents (field names from --fields or the header line), as mongoimport reads them."""
 
     def __init__(self, source: TextSource, kind: str, fields: list[str] | None, header_line: bool,
-                 ignore_blanks: bool = False):
+                 ignore_blanks: bool = False, columns_have_types: bool = False, parse_grace: str = "stop",
+                 log=None, rejects=None):
         self.source = source
         self.kind = kind
-        self.fields = fields
         self.header_line = header_line
         self.ignore_blanks = ignore_blanks  # --ignoreBlanks: an empty value adds no field
+        self.columns_have_types = columns_have_types  # --columnsHaveTypes: fields are name.type(arg)
+        self.parse_grace = parse_grace  # --parseGrace: what a value that is not of its column's type does
+        self.log = log or (lambda message: None)
+        self.rejects = rejects  # skipRow: where skipped rows are written (stdout, as mongoimport)
+        self.specs = None
         self.count = 0
         self._records = csv_records(_text_lines(source)) if kind == "csv" else _tsv_records(source)
+        self.fields = None
         if fields is not None:
-            validate_field_names(fields)
+            self._set_fields(fields)
+
+    def _set_fields(self, fields: list[str]) -> None:
+        if self.columns_have_types:
+            self.specs = parse_typed_headers(fields)
+            fields = [spec.name for spec in self.specs]
+        validate_field_names(fields)
+        self.fields = fields
 
     def _next_record(self):
         try:
@@ -492,12 +515,14 @@ class DelimitedDocuments:
             if record is None:
                 raise MalformedInput(f"EOF: {self.source.opened.name} is empty, so it has no header line "
                                      "with the field names (--headerline)")
-            self.fields = record[1]
-            validate_field_names(self.fields)
+            self._set_fields(record[1])
         return self.fields
 
     def __iter__(self) -> Iterator[dict]:
         fields = self.read_header()
+        if self.specs is not None:
+            yield from self._typed()
+            return
         names = set(fields)
         while True:
             record = self._next_record()
@@ -522,3 +547,67 @@ class DelimitedDocuments:
                     doc[name] = value
             self.count += 1
             yield doc
+
+    def _typed(self) -> Iterator[dict]:
+        """Rows of typed columns (mongoimport's tokensToBSON with --columnsHaveTypes and --parseGrace)."""
+        specs, grace, names = self.specs, self.parse_grace, set(self.fields)
+        rows = 0
+        while True:
+            record = self._next_record()
+            if record is None:
+                return
+            line, row = record
+            rows += 1
+            doc: dict | None = {}
+            for index, text in enumerate(row):
+                if self.ignore_blanks and text == "":
+                    continue
+                if index < len(specs):
+                    spec = specs[index]
+                    try:
+                        value = spec.parse(text)
+                    except CoercionFailed:
+                        if grace == "autoCast":
+                            value = auto_parse(text)
+                        elif grace == "skipField":
+                            continue
+                        elif grace == "skipRow":
+                            self._reject(row, rows, line)
+                            doc = None
+                            break
+                        else:
+                            raise MalformedInput(
+                                f"type coercion failure in document #{rows} for column {quote(spec.name)}, "
+                                f"could not parse token {quote(text)} to type {spec.type_name} (line {line})"
+                            ) from None
+                    if len(spec.parts) > 1:
+                        _set_path(doc, spec.name, value)
+                    else:
+                        doc[spec.name] = value
+                else:
+                    name = f"field{index}"
+                    if name in names:
+                        raise MalformedInput(f"duplicate field name - on {name} - for token #{index + 1} "
+                                             f"(`{text}`) in document #{rows} (line {line})")
+                    doc[name] = auto_parse(text)
+            if doc is None:
+                continue
+            self.count += 1
+            yield doc
+
+    def _reject(self, row: list[str], number: int, line: int) -> None:
+        """skipRow: log the row and write it to the rejects stream (stdout), as mongoimport does."""
+        self.log(f"skipping row #{number} (line {line}): [{' '.join(row)}]")
+        if self.rejects is not None:
+            text = "\t".join(row) if self.kind == "tsv" else ",".join(_csv_cell(cell) for cell in row)
+            self.rejects.write(text + "\n")
+            self.rejects.flush()
+
+
+def _csv_cell(cell: str) -> str:
+    """A cell as Go's encoding/csv Writer writes it (quoted when it must be)."""
+    if cell == "":
+        return cell
+    if cell == "\\." or any(ch in cell for ch in ',"\r\n') or cell[0].isspace():
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
