@@ -19,6 +19,7 @@ from bson.raw_bson import RawBSONDocument
 
 from labkit.errors import TransferError
 from labkit.transfer import ImportFailed, export_collection, import_file
+from labkit.cli.transfer import UNSUPPORTED, _host_uri
 from labkit.transfer.reader import split_inline_fields
 from tests.conftest import run_labkit
 
@@ -639,3 +640,184 @@ def test_ignoreBlanks_with_typed_columns_skips_blank_values(imp):
     docs = imp("1,,x\n", type="csv", fields="a.int32(),b.int32(),c.string()", columns_have_types=True,
                ignore_blanks=True)
     assert docs == [{"a": 1, "c": "x"}]
+
+
+# -- --upsert (mongoimport_test.go: TestImportModeByID / TestImportModeUpsertFields, "deprecated --upsert") ----------
+
+UPSERT1 = ('{"_id": "one", "a": 1234, "b": 4567}\n{"_id": "two", "a": "xxx", "b": "yyy"}\n'
+           '{"_id": "one", "a": "foo", "b": "blah"}\n{"_id": "one", "a": "test", "b": "test"}\n'
+           '{"_id": "one", "a": "unicorns", "b": "zebras"}\n')
+UPSERT2 = ('{"a": 1234, "b": 4567, "c": 222}\n{"a": 4567, "b": "yyy", "c": 333}\n{"a": 1234, "b": "blah", "c": 222}\n'
+           '{"a": "xxx", "b": "test", "c": -1}\n{"a": 4567, "b": "asdf", "c": 222}\n')
+
+
+def _cli_import(server, db, tmp_path, contents: str, *args: str, name: str = "input.json"):
+    path = tmp_path / name
+    path.write_text(contents)
+    return run_labkit("import", "--uri", server.uri, "-d", db.name, "-c", "c", *args, str(path))
+
+
+def test_TestImportModeByID_deprecated_upsert_replaces_docs(server, db, tmp_path):
+    db.c.insert_many([{"_id": "one", "a": "original value", "x": "original field"},
+                      {"_id": "two", "a": "original value 2", "x": "original field"}])
+    result = _cli_import(server, db, tmp_path, UPSERT1, "--upsert")
+    assert result.returncode == 0, result.stderr
+    assert "--upsert is deprecated: it is the same as --mode=upsert" in result.stderr
+    assert db.c.find_one({"_id": "one"}) == {"_id": "one", "a": "unicorns", "b": "zebras"}
+    assert db.c.find_one({"_id": "two"}) == {"_id": "two", "a": "xxx", "b": "yyy"}
+
+
+def test_TestImportModeUpsertFields_deprecated_upsert_replaces_matched_docs(server, db, tmp_path):
+    db.c.insert_many([{"a": 1234, "b": "000000", "c": 222, "x": "original field"},
+                      {"a": 4567, "b": "111111", "c": 333, "x": "original field"}])
+    result = _cli_import(server, db, tmp_path, UPSERT2, "--upsert", "--upsertFields", "a,c")
+    assert result.returncode == 0, result.stderr
+    for b in ("blah", "yyy", "asdf"):
+        assert "x" not in db.c.find_one({"b": b})
+    assert db.c.count_documents({}) == 4
+
+
+def test_upsert_wins_over_mode_insert_as_in_mongoimport(server, db, tmp_path):
+    db.c.insert_one({"_id": "two", "a": 0})
+    result = _cli_import(server, db, tmp_path, UPSERT1, "--upsert", "--mode", "insert", "--quiet")
+    assert result.returncode == 0 and result.stderr == ""
+    assert db.c.find_one({"_id": "two"}) == {"_id": "two", "a": "xxx", "b": "yyy"}
+
+
+# -- --legacy (json_test.go: TestJSONConvert, with the legacy Extended JSON forms of bsonutil.ParseSpecialKeys) -------
+
+LEGACY_JSON = '{"a": {"$binary": {"base64": "Zm9v", "subType": "03"}}}\n'
+
+
+def test_TestJSONConvert_new_extended_JSON(imp):
+    docs = imp(LEGACY_JSON)
+    assert docs == [{"a": bson.Binary(b"foo", 3)}]
+
+
+def test_TestJSONConvert_legacy_extended_JSON(imp):
+    docs = imp(LEGACY_JSON, legacy=True)
+    assert docs == [{"a": {"$binary": {"base64": "Zm9v", "subType": "03"}}}]
+
+
+def test_legacy_reads_the_legacy_wrappers_and_the_shell_dialect(server, db, tmp_path):
+    contents = ('{_id: 1, bin: {"$binary": "Zm9v", "$type": "80"}, d: {"$date": 1000}, d2: {"$date": "1970-01-01T00:00:02Z"},'
+                ' oid: ObjectId("5f43a1b2c3d4e5f6a7b8c9d0"), long: NumberLong(5), n: {"$numberLong": "7"},'
+                ' i: {"$numberInt": "0x10"}, ts: {"$timestamp": {"t": 1, "i": 2}}, re: {"$regex": "a.c", "$options": "i"},'
+                ' dec: {"$numberDecimal": "1.5"}, min: {"$minKey": 1}, code: {"$code": "f()"}, \'q\': \'single\'}\n'
+                '{"_id": 2, "d": ISODate("2020-01-02T03:04:05Z"), "dbl": {"$numberDouble": "1.5"}}\n')
+    result = _cli_import(server, db, tmp_path, contents, "--legacy")
+    assert result.returncode == 0, result.stderr
+    first, second = list(db.c.find(sort=[("_id", 1)]))
+    assert typed(first) == {
+        "_id": ("int", 1), "bin": ("Binary", bson.Binary(b"foo", 0x80)),
+        "d": ("datetime", datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc)),
+        "d2": ("datetime", datetime.datetime(1970, 1, 1, 0, 0, 2, tzinfo=datetime.timezone.utc)),
+        "oid": ("ObjectId", bson.ObjectId("5f43a1b2c3d4e5f6a7b8c9d0")), "long": ("Int64", 5), "n": ("Int64", 7),
+        "i": ("int", 16), "ts": ("Timestamp", bson.Timestamp(1, 2)), "re": ("Regex", bson.Regex("a.c", "i")),
+        "dec": ("Decimal128", Decimal128("1.5")), "min": ("MinKey", bson.MinKey()), "code": ("Code", bson.Code("f()")),
+        "q": ("str", "single")}
+    # $numberDouble is Extended JSON v2 only: with --legacy it stays a document, as in mongoimport
+    assert second["dbl"] == {"$numberDouble": "1.5"}
+
+
+def test_legacy_bad_input_names_the_document(imp):
+    with pytest.raises(ImportFailed) as info:
+        imp('{"a": 1}\n{"a": ObjectId("xyz")}\n', legacy=True)
+    assert "error processing document #2 (line 2" in info.value.reason
+    assert stored(imp.db.c) == [{"a": 1}]
+
+
+def test_legacy_is_refused_for_csv(imp):
+    assert_refused(imp, "1\n", "cannot use --legacy if input type is not JSON", type="csv", fields="a", legacy=True)
+
+
+# -- the rest of mongoimport's --help (options.go, common/options/options.go) -------------------------------------
+
+
+@pytest.mark.parametrize("option", sorted(UNSUPPORTED))
+def test_options_labkit_does_not_take_fail_with_a_reason_and_write_nothing(server, db, tmp_path, option):
+    args = [option] if not UNSUPPORTED[option][0] else [option, "x"]
+    result = _cli_import(server, db, tmp_path, '{"a": 1}\n', *args)
+    assert result.returncode == 1
+    assert f"Failed: {option} is not supported by labkit: " in result.stderr
+    assert "No such option" not in result.stderr and "Traceback" not in result.stderr
+    assert "c" not in db.list_collection_names()
+
+
+def test_password_option_never_echoes_the_password(server, db, tmp_path):
+    result = _cli_import(server, db, tmp_path, '{"a": 1}\n', "-u", "admin", "-p", "s3cret-value")
+    assert result.returncode == 1 and "s3cret-value" not in result.stderr + result.stdout
+    assert "--uri-env" in result.stderr
+
+
+def test_export_refuses_the_same_options(server, db):
+    result = run_labkit("export", "--uri", server.uri, "-d", db.name, "-c", "c", "--sslCAFile", "ca.pem")
+    assert result.returncode == 1
+    assert "Failed: --sslCAFile is not supported by labkit: give it in the connection string instead" in result.stderr
+
+
+def test_useArrayIndexFields_is_refused_with_a_reason(server, db, tmp_path):
+    result = _cli_import(server, db, tmp_path, "1,2\n", "--type", "csv", "--fields", "a.0,a.1", "--useArrayIndexFields",
+                         name="x.csv")
+    assert result.returncode == 1 and "--useArrayIndexFields is not supported by labkit" in result.stderr
+    assert "c" not in db.list_collection_names()
+
+
+@pytest.mark.parametrize("host,port,uri", [
+    ("db1", None, "mongodb://db1/"),
+    ("db1:27018", None, "mongodb://db1:27018/"),
+    ("db1", "27019", "mongodb://db1:27019/"),
+    ("rs0/db1:1,db2", "2", "mongodb://db1:1,db2:2/?replicaSet=rs0"),
+    (None, "27020", "mongodb://localhost:27020/"),
+])
+def test_host_and_port_forms(host, port, uri):
+    assert _host_uri(host, port) == uri
+
+
+def test_host_and_port_connect_there(server, db, tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"a": 1}\n')
+    result = run_labkit("import", "--host", "127.0.0.1", "--port", "1", "-d", db.name, "-c", "c", str(path))
+    assert result.returncode == 1
+    assert "error connecting to host: could not reach mongodb://127.0.0.1:1/" in result.stderr
+    both = _cli_import(server, db, tmp_path, '{"a": 1}\n', "--host", "127.0.0.1")
+    assert both.returncode == 2 and "not several of them" in both.stderr
+
+
+@pytest.mark.parametrize("value", ["majority", "1", "{w: 1, j: true, wtimeout: 500}", '{"w": "majority"}'])
+def test_writeConcern_forms_are_used(server, db, tmp_path, value):
+    result = _cli_import(server, db, tmp_path, '{"a": 1}\n', "--writeConcern", value, "-v")
+    assert result.returncode == 0, result.stderr
+    assert "using write concern: " in result.stderr
+    assert stored(db.c) == [{"a": 1}]
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("0", "w: 0 is not supported by labkit"),
+    ("{w: -1}", "invalid 'w' argument: -1"),
+    ("{w: true}", "invalid 'w' argument type"),
+    ("{wtimeout: 'soon'}", "invalid 'wtimeout' argument: soon"),
+])
+def test_bad_writeConcern_is_refused(server, db, tmp_path, value, reason):
+    result = _cli_import(server, db, tmp_path, '{"a": 1}\n', "--writeConcern", value)
+    assert result.returncode == 1 and reason in result.stderr
+    assert "c" not in db.list_collection_names()
+
+
+def test_bypassDocumentValidation(server, db, tmp_path):
+    db.create_collection("c", validator={"a": {"$type": "string"}})
+    without = _cli_import(server, db, tmp_path, '{"a": 1}\n')
+    assert "continuing through error: Document failed validation" in without.stderr
+    assert "0 document(s) imported successfully. 1 document(s) failed to import." in without.stderr
+    with_flag = _cli_import(server, db, tmp_path, '{"a": 2}\n', "--bypassDocumentValidation")
+    assert with_flag.returncode == 0, with_flag.stderr
+    assert "1 document(s) imported successfully. 0 document(s) failed to import." in with_flag.stderr
+    assert stored(db.c) == [{"a": 2}]
+
+
+def test_verbose_version_and_short_j(server, db, tmp_path):
+    result = _cli_import(server, db, tmp_path, '{"a": 1}\n', "-v", "-j", "2", "--numDecodingWorkers", "4")
+    assert result.returncode == 0, result.stderr
+    assert f"ns: {db.name}.c" in result.stderr and "filesize: 9 bytes" in result.stderr
+    version = run_labkit("import", "--version")
+    assert version.returncode == 0 and "labkit import version" in version.stdout
