@@ -756,11 +756,90 @@ def test_export_refuses_the_same_options(server, db):
     assert "Failed: --sslCAFile is not supported by labkit: give it in the connection string instead" in result.stderr
 
 
-def test_useArrayIndexFields_is_refused_with_a_reason(server, db, tmp_path):
-    result = _cli_import(server, db, tmp_path, "1,2\n", "--type", "csv", "--fields", "a.0,a.1", "--useArrayIndexFields",
-                         name="x.csv")
-    assert result.returncode == 1 and "--useArrayIndexFields is not supported by labkit" in result.stderr
-    assert "c" not in db.list_collection_names()
+# -- --useArrayIndexFields (mongoimport_test.go: TestImportDocuments "With --useArrayIndexFields: ...") ---------------
+
+ARRAY_INDEX_GOOD = [
+    ("Top-level numerical fields should be document keys", "_id,0,1\n1,2,3", {"_id": 1, "0": 2, "1": 3}),
+    ("Should insert nested document", "_id,a.a,a.b\n1,2,3", {"_id": 1, "a": {"a": 2, "b": 3}}),
+    ("Should insert an array", "_id,a.0,a.1\n1,2,3", {"_id": 1, "a": [2, 3]}),
+    ("Should insert an array of documents", "_id,a.0.a,a.0.b,a.1.a\n1,2,3,4",
+     {"_id": 1, "a": [{"a": 2, "b": 3}, {"a": 4}]}),
+    ("Should insert an array of arrays", "_id,a.0.0,a.0.1,a.1.0\n1,2,3,4", {"_id": 1, "a": [[2, 3], [4]]}),
+    ("Should insert an array when top-level key is 0", "_id,0.0,0.1\n1,2,3", {"_id": 1, "0": [2, 3]}),
+    ("Should insert an array in a document in an array", "_id,a.0.a.0,a.0.a.1\n1,2,3", {"_id": 1, "a": [{"a": [2, 3]}]}),
+    ("If an array element is blank in the csv file, an empty string should be inserted", "_id,a.0,a.1,a.2\n1,2,,4",
+     {"_id": 1, "a": [2, "", 4]}),
+    ("If an array with more than 10 fields should be inserted",
+     "_id,a.0,a.1,a.2,a.3,a.4,a.5,a.6,a.7,a.8,a.9,a.10\n0,1,2,3,4,5,6,7,8,9,10", {"_id": 0, "a": list(range(1, 11))}),
+    ("An number with leading zeros should be interpreted as a document key, not an index", "_id,a.0001\n1,2",
+     {"_id": 1, "a": {"0001": 2}}),
+    ("An number with leading plus should be interpreted as a document key, not an index", "_id,a.+15558675309\n1,2",
+     {"_id": 1, "a": {"+15558675309": 2}}),
+    ("Should be able to make changes to document in an array once document has been created",
+     "_id,a.0.a,a.1.a,a.0.b\n1,2,3,4", {"_id": 1, "a": [{"a": 2, "b": 4}, {"a": 3}]}),
+]
+_INDEX_ERROR = "array index error with field `{}`: array indexes in fields must start from 0 and increase sequentially"
+ARRAY_INDEX_BAD = [
+    ("Duplicate fields should throw an error", "_id,a.0,a.0\n1,2,3", _INDEX_ERROR.format("a.0")),
+    ("Array fields not starting at 0 should throw an error", "_id,a.1,a.0\n1,2,3", _INDEX_ERROR.format("a.1")),
+    ("Array fields skipping an index should throw an error", "_id,a.0,a.2\n1,2,3", _INDEX_ERROR.format("a.2")),
+    ("Array fields with sub documents skipping an index should throw an error", "_id,a.0.a,a.2.a\n1,2,3",
+     _INDEX_ERROR.format("a.2.a")),
+    ("Array field should throw an error if value has already been set as document", "_id,a.a,a.0\n1,2,3",
+     "fields `a.a` and `a.0` are incompatible"),
+    ("Array field should throw an error if value has already been set as document (deep object)",
+     "_id,a.a.a.a,a.a.0.a\n1,2,3", "fields `a.a.a.a` and `a.a.0.a` are incompatible"),
+    ("Document field should throw an error if value has already been set as array", "_id,a.0,a.a\n1,2,3",
+     "fields `a.0` and `a.a` are incompatible"),
+    ("Document field should throw an error if value has already been set as array (deep object)",
+     "_id,a.a.a.0,a.a.a.a\n1,2,3", "fields `a.a.a.0` and `a.a.a.a` are incompatible"),
+    ("Array field should throw an error if value has already been set as value", "_id,a,a.0\n1,2,3",
+     "fields `a` and `a.0` are incompatible"),
+    ("Array field should throw an error if value has already been set as value (deep object)",
+     "_id,a.a.a,a.a.a.0\n1,2,3", "fields `a.a.a` and `a.a.a.0` are incompatible"),
+    ("Array field should be incompatible with a document field starting with a symbol that is sorted before 0",
+     "_id,a./,a.0\n1,2,3", "fields `a./` and `a.0` are incompatible"),
+    ("Indexes in fields must start from 0", "_id,a,b.1\n1,2,3", _INDEX_ERROR.format("b.1")),
+    ("Indexes in fields must start from 0 (last field same length)", "_id,a.b,b.1\n1,2,3", _INDEX_ERROR.format("b.1")),
+    ("Fields that are the same should throw an error (no arrays)", "_id,a.b,a.b\n1,2,3",
+     "fields cannot be identical: `a.b` and `a.b`"),
+    ("Repeated array index should throw error", "_id,a.0,a.1,a.2,a.0\n1,2,3,4,5", _INDEX_ERROR.format("a.0")),
+    ("Array entries of different types should throw an error", "_id,a.a.0.a,a.a.0.1\n1,2,3",
+     "fields `a.a.0.a` and `a.a.0.1` are incompatible"),
+    ("Document field should throw an error if element has already been set to an array", "_id,a.0.0,a.0.a\n1,2,3",
+     "fields `a.0.0` and `a.0.a` are incompatible"),
+    ("Incompatible fields should throw error (one long, one short)", "_id,a.a.a.a,a.a\n1,2,3",
+     "fields `a.a.a.a` and `a.a` are incompatible"),
+]
+
+
+@pytest.mark.parametrize("case,data,expected", ARRAY_INDEX_GOOD, ids=[c[0] for c in ARRAY_INDEX_GOOD])
+def test_TestImportDocuments_with_useArrayIndexFields(imp, case, data, expected):
+    assert imp(data, type="csv", header_line=True, use_array_index_fields=True) == [expected]
+
+
+@pytest.mark.parametrize("case,data,reason", ARRAY_INDEX_BAD, ids=[c[0] for c in ARRAY_INDEX_BAD])
+def test_TestImportDocuments_with_useArrayIndexFields_bad_fields(imp, case, data, reason):
+    message = assert_refused(imp, data, reason, type="csv", header_line=True, use_array_index_fields=True)
+    assert message == reason
+
+
+def test_useArrayIndexFields_on_the_command_line_with_typed_columns(server, db, tmp_path):
+    result = _cli_import(server, db, tmp_path, "1,2\n", "--type", "csv", "--fields", "a.0.int64(),a.1.string()",
+                         "--columnsHaveTypes", "--useArrayIndexFields", name="x.csv")
+    assert result.returncode == 0, result.stderr
+    assert typed(stored(db.c)[0]["a"][0]) == ("Int64", 1) and stored(db.c)[0]["a"][1] == "2"
+
+
+def test_useArrayIndexFields_a_blank_index_with_ignoreBlanks_stops_with_mongoimports_reason(imp):
+    with pytest.raises(ImportFailed) as info:
+        imp("1,,3\n", type="csv", fields="a.0,a.1,a.2", use_array_index_fields=True, ignore_blanks=True)
+    assert info.value.reason.startswith("can't set value for key `a.2`: Trying to add value to array at index 2, "
+                                        "but array is 1 elements long.")
+
+
+def test_without_useArrayIndexFields_indexes_are_document_keys(imp):
+    assert imp("1,2\n", type="csv", fields="a.0,a.1") == [{"a": {"0": 1, "1": 2}}]
 
 
 @pytest.mark.parametrize("host,port,uri", [
@@ -821,3 +900,14 @@ def test_verbose_version_and_short_j(server, db, tmp_path):
     assert f"ns: {db.name}.c" in result.stderr and "filesize: 9 bytes" in result.stderr
     version = run_labkit("import", "--version")
     assert version.returncode == 0 and "labkit import version" in version.stdout
+
+
+def test_TestParseOptions_positional_connection_string_and_file(server, db, tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"a": 1}\n')
+    result = run_labkit("import", "-d", db.name, "-c", "c", server.uri, str(path))
+    assert result.returncode == 0, result.stderr
+    assert stored(db.c) == [{"a": 1}]
+    two = run_labkit("import", "-d", db.name, "-c", "c", str(path), str(path))
+    assert two.returncode == 2
+    assert "provide only one file name and only one MongoDB connection string" in two.stderr

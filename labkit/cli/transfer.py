@@ -236,7 +236,7 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
 @_connection_options
 @click.option("--collection", "-c", help="Collection to import into (default: the file's name without extension).")
 @click.option("--file", "file_", metavar="FILE", help="File to read (default: stdin).")
-@click.argument("file_arg", metavar="[FILE]", required=False)
+@click.argument("positional", metavar="[CONNECTION-STRING] [FILE]", nargs=-1)
 @click.option("--type", "type_", metavar="json|csv|tsv", default="json", show_default=True, help="Input format.")
 @click.option("--headerline", "header_line", is_flag=True, help="CSV/TSV: the first line holds the field names.")
 @click.option("--fields", "-f", metavar="A,B", help="CSV/TSV: field names of the columns, comma-separated.")
@@ -260,8 +260,9 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
                    "skipField, skipRow (written to stdout) or stop.")
 @click.option("--legacy", is_flag=True, help="JSON: read legacy Extended JSON and the mongo shell dialect "
                                              "(ObjectId(...), unquoted keys), as mongoimport --legacy.")
-@click.option("--useArrayIndexFields", "use_array_index_fields", is_flag=True, hidden=True,
-              help="Not supported by labkit yet.")
+@click.option("--useArrayIndexFields", "use_array_index_fields", is_flag=True,
+              help="CSV/TSV: numeric parts of field names are array indexes that build arrays (e.g. foo.0,foo.1); "
+                   "they must start from 0 and increase one by one.")
 @click.option("--bypassDocumentValidation", "bypass_document_validation", is_flag=True,
               help="Bypass the collection's document validation.")
 @click.option("--writeConcern", "write_concern", metavar="WC",
@@ -277,7 +278,7 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
               help="Documents per write (as mongoimport's --batchSize). Default: 1000 while nobody else writes to the "
                    "collection, 1 while another client does (read from the server's top command), so an application "
                    "writing to it is not held up; a fixed size turns this off.")
-def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, field_file,
+def import_command(uri, workspace, target, db, quiet, collection, file_, positional, type_, header_line, fields, field_file,
                    ignore_blanks, json_array, mode, upsert_fields, drop, stop_on_error, maintain_insertion_order,
                    upsert, columns_have_types, parse_grace, legacy, use_array_index_fields, bypass_document_validation,
                    write_concern, verbose, show_version, num_decoding_workers, num_insertion_workers, batch_size):
@@ -291,14 +292,21 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, file_ar
         click.echo(f"labkit import version {__version__} (mongoimport 100.x compatible)")
         return
     _refuse_unsupported()
-    if use_array_index_fields:
-        _fail("--useArrayIndexFields is not supported by labkit yet: name the columns without array indexes, or "
-              "import with mongoimport.")
-        raise SystemExit(1)
     if upsert:
         if not quiet:
             say("--upsert is deprecated: it is the same as --mode=upsert")
         mode = "upsert"  # as mongoimport: --upsert wins over --mode
+    uris = [arg for arg in positional if arg.startswith(("mongodb://", "mongodb+srv://"))]
+    files = [arg for arg in positional if arg not in uris]
+    if len(uris) > 1 or len(files) > 1:
+        raise click.UsageError("error parsing positional arguments: provide only one file name and only one MongoDB "
+                               "connection string. Connection strings must begin with mongodb:// or mongodb+srv:// "
+                               "schemes")
+    if uris:
+        if uri:
+            raise click.UsageError("give the connection string once: as --uri or as an argument, not both.")
+        uri = uris[0]
+    file_arg = files[0] if files else None
     if file_ and file_arg and file_ != file_arg:
         raise click.UsageError("give the file either as --file or as an argument, not both.")
     path = file_ or file_arg
@@ -326,6 +334,7 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, file_ar
                                  num_insertion_workers=num_insertion_workers, batch_size=batch_size,
                                  field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet,
                                  columns_have_types=columns_have_types, parse_grace=parse_grace, legacy=legacy,
+                                 use_array_index_fields=use_array_index_fields,
                                  bypass_document_validation=bypass_document_validation, write_concern=wc,
                                  rejects=click.get_text_stream("stdout"))
         _record(uri, workspace, "import", target=target, db=db, collection=collection,

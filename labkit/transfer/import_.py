@@ -100,6 +100,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
                 batch_size: int | None = None, field_file=None, ignore_blanks: bool = False,
                 columns_have_types: bool = False, parse_grace: str = "stop", legacy: bool = False,
+                use_array_index_fields: bool = False,
                 bypass_document_validation: bool = False, write_concern=None, rejects=None,
                 quiet: bool = False, polite_docs: int = POLITE_DOCS) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
@@ -115,7 +116,8 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     column's type does; ``rejects``: where skipRow writes the rows it skips (the CLI: stdout).
     ``legacy``: read JSON as mongoimport --legacy does (the mongo shell dialect and legacy Extended
     JSON wrappers; v2-only wrappers such as ``{"$binary": {"base64": ...}}`` stay documents).
-    ``bypass_document_validation``: as --bypassDocumentValidation; ``write_concern``: a pymongo
+    ``use_array_index_fields``: CSV/TSV field names may hold array indexes (``a.0,a.1``) that build arrays
+    (--useArrayIndexFields). ``bypass_document_validation``: as --bypassDocumentValidation; ``write_concern``: a pymongo
     WriteConcern for the writes (--writeConcern).
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
@@ -138,10 +140,11 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     elif fields is not None:
         fields = list(fields)
     if type != "json" and not header_line:
-        validate_field_names([spec.name for spec in parse_typed_headers(fields)] if columns_have_types else fields)
+        validate_field_names([spec.name for spec in parse_typed_headers(fields)] if columns_have_types else fields,
+                             use_array_index_fields)
     if names:
         try:
-            validate_field_names(names)
+            validate_field_names(names, use_array_index_fields)
         except TransferError as exc:
             raise TransferError(f"invalid --upsertFields argument: {exc}") from None
     if names:
@@ -161,7 +164,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     if type != "json":
         # The header is read and checked before connecting: a bad one stops the import with nothing written.
         documents = DelimitedDocuments(TextSource(opened), type, fields, header_line, ignore_blanks,
-                                       columns_have_types, parse_grace, log, rejects)
+                                       columns_have_types, parse_grace, log, rejects, use_array_index_fields)
         try:
             documents.read_header()
         except TransferError:

@@ -19,7 +19,7 @@ from typing import IO, Iterator
 from labkit.errors import TransferError
 from labkit.ejson import DECODER
 from labkit.transfer.query import LegacySyntax, legacy_raw_decode
-from labkit.transfer.typed import CoercionFailed, auto_parse, parse_typed_headers, quote
+from labkit.transfer.typed import ColumnSpec, CoercionFailed, auto_parse, parse_typed_headers, quote
 
 CHUNK_CHARS = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -286,11 +286,82 @@ def _first_leaf(value) -> str:
     if isinstance(value, dict) and value:
         key, child = next(iter(value.items()))
         return "." + key + _first_leaf(child)
+    if isinstance(value, list) and value:
+        return ".0" + _first_leaf(value[0])
     return ""
 
 
-def validate_field_names(names: list[str]) -> None:
-    """Refuse the field names mongoimport refuses (before anything is read or written), with its reason."""
+def is_index(part: str) -> bool:
+    """mongoimport's isNatNum: an array index is 0 or digits without a leading zero (no sign)."""
+    return part.isascii() and part.isdigit() and (part == "0" or part[0] != "0")
+
+
+def _incompatible(field: str, prefix: str, existing) -> TransferError:
+    return TransferError(f"fields `{prefix}{_first_leaf(existing)}` and `{field}` are incompatible")
+
+
+def _index_error(field: str) -> TransferError:
+    return TransferError(f"array index error with field `{field}`: array indexes in fields must start from 0 and "
+                         "increase sequentially")
+
+
+def _add_to_tree(parts: list[str], field: str, prefix: str, tree: dict, arrays: bool) -> None:
+    head, tail = parts[0], parts[1:]
+    prefix = f"{prefix}.{head}" if prefix else head
+    exists = head in tree
+    existing = tree.get(head)
+    if not tail:
+        if exists:
+            if existing is True:
+                raise TransferError(f"fields cannot be identical: `{field}` and `{field}`")
+            raise _incompatible(field, prefix, existing)
+        tree[head] = True
+        return
+    if arrays and is_index(tail[0]):
+        if exists and not isinstance(existing, list):
+            raise _incompatible(field, prefix, existing)
+        tree[head] = _add_to_array(tail, field, prefix, existing if exists else [])
+    else:
+        if exists and not isinstance(existing, dict):
+            raise _incompatible(field, prefix, existing)
+        subtree = existing if exists else {}
+        _add_to_tree(tail, field, prefix, subtree, arrays)
+        tree[head] = subtree
+
+
+def _add_to_array(parts: list[str], field: str, prefix: str, array: list) -> list:
+    head, tail = parts[0], parts[1:]
+    prefix = f"{prefix}.{head}"
+    index = int(head)
+    if not tail:
+        if index != len(array):
+            raise _index_error(field)
+        array.append(True)
+        return array
+    if index > len(array):
+        raise _index_error(field)
+    present = index < len(array)
+    if is_index(tail[0]):
+        if present and not isinstance(array[index], list):
+            raise _incompatible(field, prefix, array[index])
+        sub = _add_to_array(tail, field, prefix, array[index] if present else [])
+    else:
+        if present and not isinstance(array[index], dict):
+            raise _incompatible(field, prefix, array[index])
+        sub = array[index] if present else {}
+        _add_to_tree(tail, field, prefix, sub, True)
+    if present:
+        array[index] = sub
+    else:
+        array.append(sub)
+    return array
+
+
+def validate_field_names(names: list[str], use_array_index_fields: bool = False) -> None:
+    """Refuse the field names mongoimport refuses (before anything is read or written), with its reason.
+
+    With ``use_array_index_fields`` (--useArrayIndexFields), numeric parts are array indexes, which must
+    start from 0 and increase one by one (``a.0,a.1``; ``a.0.x,a.1.x``)."""
     for name in names:
         if name.endswith("."):
             raise TransferError(f"field `{name}` cannot end with a '.'")
@@ -302,22 +373,57 @@ def validate_field_names(names: list[str]) -> None:
             raise TransferError(f"field `{name}` cannot contain consecutive '.' characters")
     tree: dict = {}
     for name in names:
-        node, prefix = tree, ""
-        parts = name.split(".")
-        for index, part in enumerate(parts):
-            prefix = part if not prefix else f"{prefix}.{part}"
-            last = index == len(parts) - 1
-            existing = node.get(part)
-            if existing is not None and last:
-                if existing is True:
-                    raise TransferError(f"fields cannot be identical: `{name}` and `{name}`")
-                raise TransferError(f"fields `{prefix}{_first_leaf(existing)}` and `{name}` are incompatible")
-            if last:
-                node[part] = True
-            elif existing is True:
-                raise TransferError(f"fields `{prefix}` and `{name}` are incompatible")
-            else:
-                node = node.setdefault(part, {})
+        _add_to_tree(name.split("."), name, "", tree, use_array_index_fields)
+
+
+def set_indexed_path(doc: dict, parts: list[str], value) -> None:
+    """mongoimport's setNestedDocumentValue with --useArrayIndexFields: numeric parts (after the first) build
+    arrays, whose elements must come in order; ValueError when the row cannot be built that way."""
+    if len(parts) == 1:
+        doc[parts[0]] = value
+        return
+    head = parts[0]
+    if is_index(parts[1]):
+        child = doc.get(head)
+        if child is None:
+            child = doc[head] = []
+        elif not isinstance(child, list):
+            raise ValueError(f"Expected document element to be an array, but element has already been set as a "
+                             f"document or other value: {child!r}")
+        _set_indexed_array(child, parts[1:], value)
+    else:
+        child = doc.get(head)
+        if child is None:
+            child = doc[head] = {}
+        elif not isinstance(child, dict):
+            raise ValueError(f"Expected document element to be an document, but element has already been set as "
+                             f"another value: {child!r}")
+        set_indexed_path(child, parts[1:], value)
+
+
+def _set_indexed_array(array: list, parts: list[str], value) -> None:
+    index = int(parts[0])
+    if len(parts) == 1:
+        if index != len(array):
+            raise ValueError(f"Trying to add value to array at index {index}, but array is {len(array)} elements "
+                             "long. Array indices in fields must start from 0 and increase sequentially")
+        array.append(value)
+        return
+    present = index < len(array)
+    if is_index(parts[1]):
+        if present and not isinstance(array[index], list):
+            raise ValueError(f"Expected array element to be a sub-array, but element has already been set as a "
+                             f"document or other value: {array[index]!r}")
+        if not present:
+            array.append([])  # Go appends, whatever the index: the field check keeps indexes in order
+        _set_indexed_array(array[index if present else -1], parts[1:], value)
+    else:
+        if present and not isinstance(array[index], dict):
+            raise ValueError(f"Expected array element to be a document, but element has already been set as "
+                             f"another value: {array[index]!r}")
+        if not present:
+            array.append({})
+        set_indexed_path(array[index if present else -1], parts[1:], value)
 
 
 def _set_path(doc: dict, field: str, value) -> None:
@@ -479,7 +585,7 @@ class DelimitedDocuments:
 
     def __init__(self, source: TextSource, kind: str, fields: list[str] | None, header_line: bool,
                  ignore_blanks: bool = False, columns_have_types: bool = False, parse_grace: str = "stop",
-                 log=None, rejects=None):
+                 log=None, rejects=None, use_array_index_fields: bool = False):
         self.source = source
         self.kind = kind
         self.header_line = header_line
@@ -488,6 +594,7 @@ class DelimitedDocuments:
         self.parse_grace = parse_grace  # --parseGrace: what a value that is not of its column's type does
         self.log = log or (lambda message: None)
         self.rejects = rejects  # skipRow: where skipped rows are written (stdout, as mongoimport)
+        self.use_array_index_fields = use_array_index_fields  # --useArrayIndexFields: a.0,a.1 build arrays
         self.specs = None
         self.count = 0
         self._records = csv_records(_text_lines(source)) if kind == "csv" else _tsv_records(source)
@@ -499,7 +606,9 @@ class DelimitedDocuments:
         if self.columns_have_types:
             self.specs = parse_typed_headers(fields)
             fields = [spec.name for spec in self.specs]
-        validate_field_names(fields)
+        elif self.use_array_index_fields:
+            self.specs = [ColumnSpec(name, "auto", auto_parse) for name in fields]  # the row-by-row path below
+        validate_field_names(fields, self.use_array_index_fields)
         self.fields = fields
 
     def _next_record(self):
@@ -549,8 +658,10 @@ class DelimitedDocuments:
             yield doc
 
     def _typed(self) -> Iterator[dict]:
-        """Rows of typed columns (mongoimport's tokensToBSON with --columnsHaveTypes and --parseGrace)."""
+        """Rows of typed columns (mongoimport's tokensToBSON with --columnsHaveTypes and --parseGrace), and
+        rows whose field names hold array indexes (--useArrayIndexFields)."""
         specs, grace, names = self.specs, self.parse_grace, set(self.fields)
+        indexed = self.use_array_index_fields
         rows = 0
         while True:
             record = self._next_record()
@@ -581,7 +692,14 @@ class DelimitedDocuments:
                                 f"could not parse token {quote(text)} to type {spec.type_name} (line {line})"
                             ) from None
                     if len(spec.parts) > 1:
-                        _set_path(doc, spec.name, value)
+                        if indexed:
+                            try:
+                                set_indexed_path(doc, spec.parts, value)
+                            except ValueError as exc:
+                                raise MalformedInput(f"can't set value for key {quote(spec.name)}: {exc} "
+                                                     f"(document #{rows}, line {line})") from None
+                        else:
+                            _set_path(doc, spec.name, value)
                     else:
                         doc[spec.name] = value
                 else:
