@@ -287,6 +287,9 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, positio
     \b
     labkit import --uri mongodb://127.0.0.1:27017/ -d shop -c customers --file lost_records.json
     labkit generate customer360 -n 100 | labkit import -w ./lab -d shop -c customers
+
+    The Database Tools' TLS, --username/--password, Kerberos, --config and timeout options are not
+    taken: each is refused with the connection-string option to use instead (e.g. ?tls=true&tlsCAFile=...).
     """
     if show_version:
         click.echo(f"labkit import version {__version__} (mongoimport 100.x compatible)")

@@ -36,8 +36,8 @@ _TYPE_NUMBERS = {"auto": 0, "binary": 1, "boolean": 2, "date": 3, "date_go": 4, 
 _TAKES_ARGUMENT = {"binary", "date", "date_go", "date_ms", "date_oracle"}
 _COLUMN = re.compile(r"^(.*)\.(\w+)\((.*)\)$", re.DOTALL | re.ASCII)
 _INT = re.compile(r"[+-]?[0-9]+")
-_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9](?:_?[0-9])*\.?(?:[0-9](?:_?[0-9])*)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9]+)?")
-_SPECIAL_FLOAT = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SPECIAL_FLOAT = re.compile(r"[+-]?(?:inf|infinity)|nan", re.IGNORECASE)  # Go takes no sign before nan
 _HEX_FLOAT = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+")
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -105,7 +105,7 @@ def parse_go_float(text: str) -> float:
     """strconv.ParseFloat(text, 64): decimal, hex (0x1p-2), inf/infinity/nan; out of range is an error."""
     if _SPECIAL_FLOAT.fullmatch(text):
         return float(text)
-    if _DEC_FLOAT.fullmatch(text) and "_" not in text:
+    if _DEC_FLOAT.fullmatch(text):
         value = float(text)
     elif _HEX_FLOAT.fullmatch(text):
         value = float.fromhex(text)
