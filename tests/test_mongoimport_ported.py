@@ -911,3 +911,13 @@ def test_TestParseOptions_positional_connection_string_and_file(server, db, tmp_
     two = run_labkit("import", "-d", db.name, "-c", "c", str(path), str(path))
     assert two.returncode == 2
     assert "provide only one file name and only one MongoDB connection string" in two.stderr
+
+
+@pytest.mark.parametrize("json_array", [False, True])
+def test_legacy_input_larger_than_a_read_chunk(imp, json_array):
+    lines = [f"{{_id: {i}, o: ObjectId('5f43a1b2c3d4e5f6a7b8c9d0'), s: 'text {'x' * 90}', n: NumberLong({i})}}"
+             for i in range(20_000)]
+    contents = ("[" + ",\n".join(lines) + "]\n") if json_array else "\n".join(lines) + "\n"
+    assert len(contents) > 2 << 20
+    docs = imp(contents, legacy=True, json_array=json_array)
+    assert len(docs) == 20_000 and docs[-1]["_id"] == 19_999 and typed(docs[-1])["n"] == ("Int64", 19_999)

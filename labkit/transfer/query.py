@@ -68,7 +68,7 @@ class _Parser:
                     continue
                 self.expect("]")
                 return items
-        if char in "\"'":
+        if char and char in "\"'":
             return self.string()
         if char == "/":
             return self.regex()
@@ -177,7 +177,7 @@ class _Parser:
             return self.hook(doc)
         while True:
             char = self.space()
-            if char in "\"'":
+            if char and char in "\"'":
                 key = self.string()
             else:
                 name = _NAME.match(self.text, self.pos)
