@@ -921,3 +921,33 @@ def test_legacy_input_larger_than_a_read_chunk(imp, json_array):
     assert len(contents) > 2 << 20
     docs = imp(contents, legacy=True, json_array=json_array)
     assert len(docs) == 20_000 and docs[-1]["_id"] == 19_999 and typed(docs[-1])["n"] == ("Int64", 19_999)
+
+
+# -- options_test.go: TestWriteConcernWithURIParsing (seen through -v's "using write concern" line) -----------------
+
+
+@pytest.mark.parametrize("uri_suffix,args,expected", [
+    ("", [], "{'w': 'majority'}"),                               # default majority
+    ("&w=1", [], "{'w': 1}"),                                     # parse from URI
+    ("", ["--writeConcern", "{w: 1}"], "{'w': 1}"),               # parse from command line
+    ("&w=majority", ["--writeConcern", "{w: 1}"], "{'w': 1}"),    # command line takes precedence
+])
+def test_TestWriteConcernWithURIParsing(server, db, tmp_path, uri_suffix, args, expected):
+    path = tmp_path / "x.json"
+    path.write_text('{"a": 1}\n')
+    result = run_labkit("import", "--uri", server.uri + uri_suffix, "-d", db.name, "-c", "c", "-v", *args, str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"using write concern: {expected}" in result.stderr
+    assert stored(db.c) == [{"a": 1}]
+
+
+def test_a_date_layout_without_a_year_gives_year_0_which_the_embedded_server_refuses(imp):
+    # Go's time.Parse("15:04", "10:30") is 0000-01-01T10:30:00Z; mongoimport stores that date on mongod.
+    with pytest.raises(ImportFailed) as info:
+        imp("10:30\n", type="csv", fields="t.date(15:04)", columns_have_types=True)
+    assert "year 0 is out of range" in info.value.reason  # SecantusDB: "invalid BSON in body" (README)
+    assert stored(imp.db.c) == []
+
+
+def test_legacy_undefined_is_stored_as_null(imp):
+    assert imp('{"u": {"$undefined": true}}\n', legacy=True) == [{"u": None}]

@@ -267,7 +267,7 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
               help="Bypass the collection's document validation.")
 @click.option("--writeConcern", "write_concern", metavar="WC",
               help="Write concern, e.g. majority, 1 or '{w: 1, j: true, wtimeout: 500}' (default: the connection "
-                   "string's, else the server's).")
+                   "string's w, else majority, as mongoimport).")
 @click.option("--verbose", "-v", count=True, help="More log lines (-v: the namespace, file size, write concern and upsert fields).")
 @click.option("--version", "show_version", is_flag=True, help="Print labkit's version and exit.")
 @click.option("--numDecodingWorkers", "num_decoding_workers", type=int, hidden=True,
@@ -324,8 +324,6 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, positio
         if verbose and not quiet:
             if path and os.path.isfile(path):
                 say(f"filesize: {os.path.getsize(path)} bytes")
-            if wc is not None:
-                say(f"using write concern: {wc.document}")
             say(f"ns: {db}.{collection}")
             if upsert_fields or (mode and mode != "insert"):
                 say(f"using upsert fields: {upsert_fields or '_id'}")
@@ -337,7 +335,7 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, positio
                                  num_insertion_workers=num_insertion_workers, batch_size=batch_size,
                                  field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet,
                                  columns_have_types=columns_have_types, parse_grace=parse_grace, legacy=legacy,
-                                 use_array_index_fields=use_array_index_fields,
+                                 use_array_index_fields=use_array_index_fields, verbose=verbose,
                                  bypass_document_validation=bypass_document_validation, write_concern=wc,
                                  rejects=click.get_text_stream("stdout"))
         _record(uri, workspace, "import", target=target, db=db, collection=collection,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
-from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne, WriteConcern
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from labkit.errors import TransferError
@@ -100,7 +100,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
                 batch_size: int | None = None, field_file=None, ignore_blanks: bool = False,
                 columns_have_types: bool = False, parse_grace: str = "stop", legacy: bool = False,
-                use_array_index_fields: bool = False,
+                use_array_index_fields: bool = False, verbose: int = 0,
                 bypass_document_validation: bool = False, write_concern=None, rejects=None,
                 quiet: bool = False, polite_docs: int = POLITE_DOCS) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
@@ -118,7 +118,8 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     JSON wrappers; v2-only wrappers such as ``{"$binary": {"base64": ...}}`` stay documents).
     ``use_array_index_fields``: CSV/TSV field names may hold array indexes (``a.0,a.1``) that build arrays
     (--useArrayIndexFields). ``bypass_document_validation``: as --bypassDocumentValidation; ``write_concern``: a pymongo
-    WriteConcern for the writes (--writeConcern).
+    WriteConcern for the writes (--writeConcern; default, as mongoimport: majority unless the connection
+    string sets w). ``verbose``: also log the write concern used (-v).
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
     TransferError for bad options, input that cannot be opened or an unreachable server.
@@ -157,6 +158,7 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         stop_on_error = True
         num_insertion_workers = 1
     log = logger(quiet)
+    log_detail = log if verbose else (lambda message: None)  # -v: mongoimport's Info lines
 
     validate_namespace(db, collection)
     opened = open_input(file)
@@ -178,8 +180,13 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         hello = conn.check()
         log(f"connected to: {conn.display}")
         coll = conn.client[db][collection]
-        if write_concern is not None:
-            coll = coll.with_options(write_concern=write_concern)
+        if write_concern is None and "w" not in coll.write_concern.document:
+            # mongoimport's default: majority, unless the connection string says otherwise (its j is kept)
+            write_concern = WriteConcern("majority", **{k: v for k, v in coll.write_concern.document.items()
+                                                         if k in ("j", "wtimeout")})
+        write_concern = write_concern or coll.write_concern  # the connection string's
+        coll = coll.with_options(write_concern=write_concern)
+        log_detail(f"using write concern: {write_concern.document}")
         if drop:
             log(f"dropping: {db}.{collection}")
             coll.drop()
