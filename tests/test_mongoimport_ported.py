@@ -951,3 +951,13 @@ def test_a_date_layout_without_a_year_gives_year_0_which_the_embedded_server_ref
 
 def test_legacy_undefined_is_stored_as_null(imp):
     assert imp('{"u": {"$undefined": true}}\n', legacy=True) == [{"u": None}]
+
+
+def test_TestMongoImportValidateSettings_empty_fieldFile_is_refused(imp):
+    assert_refused(imp, "1\n", "--fieldFile cannot be empty string", type="csv", field_file="")
+
+
+def test_numInsertionWorkers_0_counts_as_1(server, db, tmp_path):
+    result = _cli_import(server, db, tmp_path, '{"a": 1}\n', "-j", "0")
+    assert result.returncode == 0, result.stderr
+    assert stored(db.c) == [{"a": 1}]

@@ -272,8 +272,8 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
 @click.option("--version", "show_version", is_flag=True, help="Print labkit's version and exit.")
 @click.option("--numDecodingWorkers", "num_decoding_workers", type=int, hidden=True,
               help="Accepted for compatibility; labkit parses in one thread while writers send.")
-@click.option("--numInsertionWorkers", "-j", "num_insertion_workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parallel writers.")
+@click.option("--numInsertionWorkers", "-j", "num_insertion_workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Parallel writers (0 counts as 1, as in mongoimport).")
 @click.option("--batchSize", "batch_size", type=click.IntRange(min=1), metavar="N",
               help="Documents per write (as mongoimport's --batchSize). Default: 1000 while nobody else writes to the "
                    "collection, 1 while another client does (read from the server's top command), so an application "
@@ -332,7 +332,7 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, positio
                                  header_line=header_line, fields=fields, json_array=json_array, mode=mode,
                                  upsert_fields=upsert_fields, drop=drop, stop_on_error=stop_on_error,
                                  maintain_insertion_order=maintain_insertion_order,
-                                 num_insertion_workers=num_insertion_workers, batch_size=batch_size,
+                                 num_insertion_workers=max(1, num_insertion_workers), batch_size=batch_size,
                                  field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet,
                                  columns_have_types=columns_have_types, parse_grace=parse_grace, legacy=legacy,
                                  use_array_index_fields=use_array_index_fields, verbose=verbose,

@@ -263,6 +263,8 @@ def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, wo
             if given:
                 raise TransferError(f"cannot use {flag} when input type is JSON")
     else:
+        if field_file is not None and not str(field_file):
+            raise TransferError("--fieldFile cannot be empty string")
         if field_file is not None and fields:
             raise TransferError("incompatible options: --fields and --fieldFile")
         if field_file is not None and header_line:
