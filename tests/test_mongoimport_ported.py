@@ -422,6 +422,7 @@ GOOD_TOKENS = [
     ("binary(hex)", "0b400A11", ("bytes", bytes([11, 64, 10, 17]))),
     ("binary(base32)", "MZXW6YTBOI======", ("bytes", b"foobar")),
     ("binary(base64)", "Zm9vYmFy", ("bytes", b"foobar")),
+    ("binary(base64)", "Zm9v\nYmFy", ("bytes", b"foobar")),  # Go's decoder skips line breaks
     # FieldDateParser
     ("date_go(01/02/2006 3:04:05pm MST)", "01/04/2000 5:38:10pm UTC", ("datetime", _utc(2000, 1, 4, 17, 38, 10))),
     ("date(01/02/2006 3:04:05pm MST)", "01/04/2000 5:38:10pm UTC", ("datetime", _utc(2000, 1, 4, 17, 38, 10))),

@@ -178,13 +178,13 @@ def _binary_parser(encoding: str):
     elif encoding == "base32":
         def parse(text: str) -> bytes:
             try:
-                return base64.b32decode(text)
+                return base64.b32decode(text.replace("\r", "").replace("\n", ""))  # Go skips line breaks
             except (binascii.Error, ValueError):
                 raise CoercionFailed(text) from None
     else:
         def parse(text: str) -> bytes:
             try:
-                return base64.b64decode(text, validate=True)
+                return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
             except (binascii.Error, ValueError):
                 raise CoercionFailed(text) from None
     return parse
