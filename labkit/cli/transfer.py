@@ -14,12 +14,80 @@ import click
 
 from labkit.cli.common import open_workspace, say, warn_password_in_argv
 from labkit.errors import ConfigError, LabkitError
+from labkit import __version__
 from labkit.transfer import ImportFailed, export_collection, import_file
+from labkit.transfer.common import parse_write_concern
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+_IN_URI = "give it in the connection string instead ({uri}), ideally through --uri-env NAME so it stays out of the process list"
+
+# Options of the Database Tools (common/options/options.go) that labkit does not take, and why / what instead.
+UNSUPPORTED = {
+    # name: (takes a value, reason)
+    "--ssl": (False, "turn TLS on in the connection string instead: ?tls=true (mongodb+srv:// turns it on by itself)"),
+    "--sslCAFile": (True, _IN_URI.format(uri="?tls=true&tlsCAFile=FILE")),
+    "--sslPEMKeyFile": (True, _IN_URI.format(uri="?tls=true&tlsCertificateKeyFile=FILE")),
+    "--sslPEMKeyPassword": (True, "a password never goes on labkit's command line: "
+                                  + _IN_URI.format(uri="tlsCertificateKeyFilePassword=...")),
+    "--sslCRLFile": (True, _IN_URI.format(uri="?tls=true&tlsCRLFile=FILE")),
+    "--sslAllowInvalidCertificates": (False, _IN_URI.format(uri="?tlsAllowInvalidCertificates=true")),
+    "--sslAllowInvalidHostnames": (False, _IN_URI.format(uri="?tlsAllowInvalidHostnames=true")),
+    "--tlsInsecure": (False, _IN_URI.format(uri="?tlsInsecure=true")),
+    "--sslFIPSMode": (False, "FIPS mode is a property of the Python/OpenSSL build, not something labkit can switch"),
+    "--username": (True, "credentials go in the connection string: export NAME='mongodb://USER:PASSWORD@HOST/' "
+                         "and use --uri-env NAME (or the lab's --workspace, which needs none)"),
+    "--password": (True, "a password never goes on labkit's command line (every user of the machine can read it): "
+                         "export NAME='mongodb://USER:PASSWORD@HOST/' and use --uri-env NAME"),
+    "--authenticationDatabase": (True, _IN_URI.format(uri="?authSource=DB")),
+    "--authenticationMechanism": (True, _IN_URI.format(uri="?authMechanism=SCRAM-SHA-256, MONGODB-X509 or "
+                                                            "MONGODB-AWS; GSSAPI/Kerberos and PLAIN/LDAP are not "
+                                                            "supported by labkit")),
+    "--awsSessionToken": (True, _IN_URI.format(uri="?authMechanism=MONGODB-AWS&authMechanismProperties="
+                                                   "AWS_SESSION_TOKEN:...")),
+    "--gssapiServiceName": (True, "Kerberos (GSSAPI) authentication is not supported by labkit: use SCRAM or X.509 "
+                                  "in the connection string"),
+    "--gssapiHostName": (True, "Kerberos (GSSAPI) authentication is not supported by labkit: use SCRAM or X.509 "
+                               "in the connection string"),
+    "--config": (True, "labkit reads no YAML configuration file: give the connection string with --uri-env NAME "
+                       "(an environment variable), or use the lab's --workspace"),
+    "--dialTimeout": (True, _IN_URI.format(uri="?connectTimeoutMS=MS")),
+    "--socketTimeout": (True, _IN_URI.format(uri="?socketTimeoutMS=MS")),
+    "--serverSelectionTimeout": (True, _IN_URI.format(uri="?serverSelectionTimeoutMS=MS")),
+    "--compressors": (True, _IN_URI.format(uri="?compressors=zstd,zlib,snappy")),
+    "--TCPKeepAliveSeconds": (True, "the Python driver keeps its own TCP keep-alive settings; labkit cannot change them"),
+    "--numThreads": (True, "a Go runtime setting of the Database Tools (GOMAXPROCS); labkit has no equivalent"),
+    "--failpoints": (True, "a testing hook of the Database Tools; labkit has none"),
+    "--trace": (False, "a debugging switch of the Database Tools' wire protocol; labkit has none"),
+}
+
+
+def _note_unsupported(ctx: click.Context, param, value):
+    if value:
+        ctx.meta.setdefault("unsupported", []).append(param.opts[0])
+
+
+def _unsupported_options(func):
+    for name, (takes_value, reason) in reversed(UNSUPPORTED.items()):
+        extra = ["-u"] if name == "--username" else ["-p"] if name == "--password" else []
+        func = click.option(name, *extra, f"unsupported_{name.lstrip('-')}", is_flag=not takes_value,
+                            metavar="..." if takes_value else None, expose_value=False,
+                            callback=_note_unsupported, hidden=True, help=f"Not supported by labkit: {reason}.")(func)
+    return func
+
+
+def _refuse_unsupported() -> None:
+    """Options of the Database Tools that labkit does not take: say why and what to use instead (exit 1)."""
+    given = click.get_current_context().meta.get("unsupported")
+    if given:
+        name = given[0]
+        _fail(f"{name} is not supported by labkit: {UNSUPPORTED[name][1]}.")
+        raise SystemExit(1)
+
+
 def _connection_options(func):
+    func = _unsupported_options(func)
     options = [
         click.option("--uri", metavar="URI", help="Connection string, e.g. mongodb://host:27017/ (as in the mongo tools)."),
         click.option("--uri-env", metavar="NAME", expose_value=False, callback=_remember_uri_env,
@@ -29,6 +97,11 @@ def _connection_options(func):
                      help="Use this lab workspace's deployment instead of --uri (env LABKIT_WORKSPACE)."),
         click.option("--target", type=click.Choice(["main", "temp"]), default="main", show_default=True,
                      help="With a workspace (--workspace, LABKIT_WORKSPACE or the default ./.labkit/partial-recovery): Main or Temp."),
+        click.option("--host", metavar="HOST", expose_value=False, callback=_remember("host"),
+                     help="Server to connect to instead of --uri: host, host:port or setname/host1,host2 (as in the "
+                          "mongo tools; -h is labkit's --help)."),
+        click.option("--port", metavar="PORT", expose_value=False, callback=_remember("port"),
+                     help="Server port, with --host (or --host host:port)."),
         click.option("--db", "-d", default="test", show_default=True, help="Database to use."),
         click.option("--quiet", is_flag=True, help="No progress bar and no log lines."),
     ]
@@ -41,12 +114,41 @@ def _remember_uri_env(ctx: click.Context, param, value):
     ctx.meta["uri_env"] = value
 
 
+def _remember(key: str):
+    def callback(ctx: click.Context, param, value):
+        ctx.meta[key] = value
+    return callback
+
+
+def _host_uri(host: str | None, port: str | None) -> str | None:
+    """--host / --port as a connection string: host, host:port, or setname/host1:port1,host2 (a replica set)."""
+    if host is None and port is None:
+        return None
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"invalid --port {port!r}: give a port number such as 27017.")
+    replica_set, _, hosts = (host or "localhost").rpartition("/")
+    members = []
+    for member in hosts.split(","):
+        member = member.strip() or "localhost"
+        if port is not None and not (member.rsplit(":", 1)[-1].isdigit() and ":" in member):
+            member = f"{member}:{port}"
+        members.append(member)
+    uri = "mongodb://" + ",".join(members) + "/"
+    return uri + (f"?replicaSet={replica_set}" if replica_set else "")
+
+
 def _connection(uri: str | None, workspace: str | None, target: str):
     """--uri or --uri-env wins; else the workspace's Main or Temp (its real URI never reaches the screen).
 
     With neither, the default workspace (./.labkit/partial-recovery) when it exists, as the
     other lab commands do."""
-    env = click.get_current_context().meta.get("uri_env")
+    meta = click.get_current_context().meta
+    env = meta.get("uri_env")
+    host_uri = _host_uri(meta.get("host"), meta.get("port"))
+    if host_uri:
+        if uri or env:
+            raise click.UsageError("give the server with --uri, --uri-env or --host/--port, not several of them.")
+        return host_uri
     if env:
         if uri:
             raise click.UsageError("give --uri or --uri-env, not both.")
@@ -66,7 +168,8 @@ def _connection(uri: str | None, workspace: str | None, target: str):
 
 def _lab_workspace(uri: str | None, workspace: str | None):
     """The lab workspace the command works in, or None when --uri or --uri-env names the server."""
-    if uri or click.get_current_context().meta.get("uri_env"):
+    meta = click.get_current_context().meta
+    if uri or meta.get("uri_env") or meta.get("host") or meta.get("port"):
         return None
     ws = open_workspace(workspace)
     return ws if ws.exists() else None
@@ -116,6 +219,7 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
     labkit export -w ./lab --target temp -d shop -c customers \\
         -q '{"firstname": {"$exists": true}}' -o lost_records.json
     """
+    _refuse_unsupported()
     try:
         report = export_collection(_connection(uri, workspace, target), db, collection, query=query, fields=fields,
                                    sort=sort, skip=skip, limit=limit, type=type_, json_format=json_format,
@@ -132,7 +236,7 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
 @_connection_options
 @click.option("--collection", "-c", help="Collection to import into (default: the file's name without extension).")
 @click.option("--file", "file_", metavar="FILE", help="File to read (default: stdin).")
-@click.argument("file_arg", metavar="[FILE]", required=False)
+@click.argument("positional", metavar="[CONNECTION-STRING] [FILE]", nargs=-1)
 @click.option("--type", "type_", metavar="json|csv|tsv", default="json", show_default=True, help="Input format.")
 @click.option("--headerline", "header_line", is_flag=True, help="CSV/TSV: the first line holds the field names.")
 @click.option("--fields", "-f", metavar="A,B", help="CSV/TSV: field names of the columns, comma-separated.")
@@ -146,20 +250,66 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
 @click.option("--stopOnError", "stop_on_error", is_flag=True, help="Stop at the first write error.")
 @click.option("--maintainInsertionOrder", "maintain_insertion_order", is_flag=True,
               help="Insert in file order, one batch at a time (implies --stopOnError).")
-@click.option("--numInsertionWorkers", "num_insertion_workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Parallel writers.")
+@click.option("--upsert", is_flag=True, help="(deprecated; same as --mode=upsert) insert or update objects that already exist.")
+@click.option("--columnsHaveTypes", "columns_have_types", is_flag=True,
+              help="CSV/TSV: the field names (--fields, --fieldFile or --headerline) carry types, name.type(arg): auto, "
+                   "binary(hex|base32|base64), boolean, date(Go layout), date_go, date_ms, date_oracle, decimal, double, "
+                   "int32, int64, string; e.g. zipcode.string(), thumbnail.binary(base64).")
+@click.option("--parseGrace", "parse_grace", metavar="GRACE", default="stop", show_default=True,
+              help="With --columnsHaveTypes, a value not of its column's type: autoCast (store it as detected), "
+                   "skipField, skipRow (written to stdout) or stop.")
+@click.option("--legacy", is_flag=True, help="JSON: read legacy Extended JSON and the mongo shell dialect "
+                                             "(ObjectId(...), unquoted keys), as mongoimport --legacy.")
+@click.option("--useArrayIndexFields", "use_array_index_fields", is_flag=True,
+              help="CSV/TSV: numeric parts of field names are array indexes that build arrays (e.g. foo.0,foo.1); "
+                   "they must start from 0 and increase one by one.")
+@click.option("--bypassDocumentValidation", "bypass_document_validation", is_flag=True,
+              help="Bypass the collection's document validation.")
+@click.option("--writeConcern", "write_concern", metavar="WC",
+              help="Write concern, e.g. majority, 1 or '{w: 1, j: true, wtimeout: 500}' (default: the connection "
+                   "string's w, else majority, as mongoimport).")
+@click.option("--verbose", "-v", count=True, help="More log lines (-v: the namespace, file size, write concern and upsert fields).")
+@click.option("--version", "show_version", is_flag=True, help="Print labkit's version and exit.")
+@click.option("--numDecodingWorkers", "num_decoding_workers", type=int, hidden=True,
+              help="Accepted for compatibility; labkit parses in one thread while writers send.")
+@click.option("--numInsertionWorkers", "-j", "num_insertion_workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Parallel writers (0 counts as 1, as in mongoimport).")
 @click.option("--batchSize", "batch_size", type=click.IntRange(min=1), metavar="N",
               help="Documents per write (as mongoimport's --batchSize). Default: 1000 while nobody else writes to the "
                    "collection, 1 while another client does (read from the server's top command), so an application "
                    "writing to it is not held up; a fixed size turns this off.")
-def import_command(uri, workspace, target, db, quiet, collection, file_, file_arg, type_, header_line, fields, field_file,
-                   ignore_blanks, json_array, mode, upsert_fields, drop, stop_on_error, maintain_insertion_order, num_insertion_workers, batch_size):
+def import_command(uri, workspace, target, db, quiet, collection, file_, positional, type_, header_line, fields, field_file,
+                   ignore_blanks, json_array, mode, upsert_fields, drop, stop_on_error, maintain_insertion_order,
+                   upsert, columns_have_types, parse_grace, legacy, use_array_index_fields, bypass_document_validation,
+                   write_concern, verbose, show_version, num_decoding_workers, num_insertion_workers, batch_size):
     """Import Extended JSON (one document per line, or --jsonArray), CSV or TSV, like mongoimport.
 
     \b
     labkit import --uri mongodb://127.0.0.1:27017/ -d shop -c customers --file lost_records.json
     labkit generate customer360 -n 100 | labkit import -w ./lab -d shop -c customers
+
+    The Database Tools' TLS, --username/--password, Kerberos, --config and timeout options are not
+    taken: each is refused with the connection-string option to use instead (e.g. ?tls=true&tlsCAFile=...).
     """
+    if show_version:
+        click.echo(f"labkit import version {__version__} (mongoimport 100.x compatible)")
+        return
+    _refuse_unsupported()
+    if upsert:
+        if not quiet:
+            say("--upsert is deprecated: it is the same as --mode=upsert")
+        mode = "upsert"  # as mongoimport: --upsert wins over --mode
+    uris = [arg for arg in positional if arg.startswith(("mongodb://", "mongodb+srv://"))]
+    files = [arg for arg in positional if arg not in uris]
+    if len(uris) > 1 or len(files) > 1:
+        raise click.UsageError("error parsing positional arguments: provide only one file name and only one MongoDB "
+                               "connection string. Connection strings must begin with mongodb:// or mongodb+srv:// "
+                               "schemes")
+    if uris:
+        if uri:
+            raise click.UsageError("give the connection string once: as --uri or as an argument, not both.")
+        uri = uris[0]
+    file_arg = files[0] if files else None
     if file_ and file_arg and file_ != file_arg:
         raise click.UsageError("give the file either as --file or as an argument, not both.")
     path = file_ or file_arg
@@ -170,13 +320,24 @@ def import_command(uri, workspace, target, db, quiet, collection, file_, file_ar
         if not quiet:
             say(f"no collection specified; using filename '{collection}' as collection")
     try:
+        wc = parse_write_concern(write_concern)
+        if verbose and not quiet:
+            if path and os.path.isfile(path):
+                say(f"filesize: {os.path.getsize(path)} bytes")
+            say(f"ns: {db}.{collection}")
+            if upsert_fields or (mode and mode != "insert"):
+                say(f"using upsert fields: {upsert_fields or '_id'}")
         with _busy(uri, workspace):
             report = import_file(_connection(uri, workspace, target), db, collection, path, type=type_,
                                  header_line=header_line, fields=fields, json_array=json_array, mode=mode,
                                  upsert_fields=upsert_fields, drop=drop, stop_on_error=stop_on_error,
                                  maintain_insertion_order=maintain_insertion_order,
-                                 num_insertion_workers=num_insertion_workers, batch_size=batch_size,
-                                 field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet)
+                                 num_insertion_workers=max(1, num_insertion_workers), batch_size=batch_size,
+                                 field_file=field_file, ignore_blanks=ignore_blanks, quiet=quiet,
+                                 columns_have_types=columns_have_types, parse_grace=parse_grace, legacy=legacy,
+                                 use_array_index_fields=use_array_index_fields, verbose=verbose,
+                                 bypass_document_validation=bypass_document_validation, write_concern=wc,
+                                 rejects=click.get_text_stream("stdout"))
         _record(uri, workspace, "import", target=target, db=db, collection=collection,
                 file=os.path.abspath(path) if path else None, mode=report.mode, imported=report.imported,
                 failed=report.failed)

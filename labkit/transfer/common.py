@@ -66,3 +66,47 @@ def logger(quiet: bool) -> Callable[[str], None]:
         return lambda message: None
     return lambda message: print(message, file=sys.stderr, flush=True)
 
+
+
+def parse_write_concern(text: str | None):
+    """--writeConcern as mongoimport reads it: ``majority``, a number, a tag set name, or a document such as
+    ``{w: 3, wtimeout: 500, j: true}`` (missing w: majority). None when not given (the connection string's
+    write concern, or the server's default, applies)."""
+    from pymongo import WriteConcern
+
+    from labkit.transfer.query import parse_document
+
+    if text is None:
+        return None
+    text = text.strip()
+    if not text:
+        raise TransferError("error constructing write concern: --writeConcern is empty (e.g. --writeConcern majority)")
+    options: dict = {}
+    if text.startswith("{"):
+        try:
+            doc = parse_document(text, "write concern")
+        except TransferError as exc:
+            raise TransferError(f"error constructing write concern: {exc}") from None
+        w = doc.get("w", "majority")
+        if "wtimeout" in doc:
+            try:
+                options["wtimeout"] = int(doc["wtimeout"])
+            except (TypeError, ValueError):
+                raise TransferError(f"error constructing write concern: invalid 'wtimeout' argument: "
+                                    f"{doc['wtimeout']}") from None
+        if doc.get("j"):
+            options["j"] = True
+        if doc.get("fsync"):
+            options["fsync"] = True
+    else:
+        w = text
+    if isinstance(w, str) and w.lstrip("-").isdigit():
+        w = int(w)
+    if isinstance(w, bool) or not isinstance(w, (int, str)):
+        raise TransferError(f"error constructing write concern: invalid 'w' argument type: {w!r}")
+    if isinstance(w, int) and w < 0:
+        raise TransferError(f"error constructing write concern: invalid 'w' argument: {w}")
+    if w == 0:
+        raise TransferError("--writeConcern with w: 0 is not supported by labkit: unacknowledged writes cannot be "
+                            "counted, so the import could not say what it imported; use w: 1 or majority.")
+    return WriteConcern(w=w, **options)

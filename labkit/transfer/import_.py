@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
-from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne, WriteConcern
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from labkit.errors import TransferError
@@ -43,6 +43,7 @@ from labkit.progress import progress_bar
 from labkit.transfer.common import Connection, logger
 from labkit.transfer.export import split_fields
 from labkit.transfer.pacing import POLITE_DOCS, BatchPacer
+from labkit.transfer.typed import parse_typed_headers, validate_parse_grace
 from labkit.transfer.reader import (DelimitedDocuments, JSONDocuments, MalformedInput, TextSource, open_input,
                                     split_inline_fields, validate_field_names)
 
@@ -98,6 +99,9 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
                 fields=None, json_array: bool = False, mode: str | None = "insert", upsert_fields=None, drop: bool = False,
                 stop_on_error: bool = False, maintain_insertion_order: bool = False, num_insertion_workers: int = 1,
                 batch_size: int | None = None, field_file=None, ignore_blanks: bool = False,
+                columns_have_types: bool = False, parse_grace: str = "stop", legacy: bool = False,
+                use_array_index_fields: bool = False, verbose: int = 0,
+                bypass_document_validation: bool = False, write_concern=None, rejects=None,
                 quiet: bool = False, polite_docs: int = POLITE_DOCS) -> ImportReport:
     """Import ``file`` (a path, a file object, or None for stdin) into ``db.collection``.
 
@@ -107,6 +111,15 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     the collection, ``polite_docs`` while others do (pacing.py). ``field_file``: a file naming the
     CSV/TSV columns, one per line (instead of ``fields``); ``ignore_blanks``: leave empty CSV/TSV
     values out of the documents instead of storing "".
+    ``columns_have_types``: the CSV/TSV field names are typed, ``name.type(arg)`` (typed.py);
+    ``parse_grace``: autoCast, skipField, skipRow or stop (default), what a value that is not of its
+    column's type does; ``rejects``: where skipRow writes the rows it skips (the CLI: stdout).
+    ``legacy``: read JSON as mongoimport --legacy does (the mongo shell dialect and legacy Extended
+    JSON wrappers; v2-only wrappers such as ``{"$binary": {"base64": ...}}`` stay documents).
+    ``use_array_index_fields``: CSV/TSV field names may hold array indexes (``a.0,a.1``) that build arrays
+    (--useArrayIndexFields). ``bypass_document_validation``: as --bypassDocumentValidation; ``write_concern``: a pymongo
+    WriteConcern for the writes (--writeConcern; default, as mongoimport: majority unless the connection
+    string sets w). ``verbose``: also log the write concern used (-v).
     Returns an ImportReport (``imported``, ``failed``, ``errors``, ``closing_line()``); raises
     ImportFailed (a TransferError carrying the report) when the import stops early, and
     TransferError for bad options, input that cannot be opened or an unreachable server.
@@ -115,6 +128,12 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     mode = (mode or "").lower()
     names = split_fields(upsert_fields)
     _validate(type, header_line, fields, mode, names, num_insertion_workers, batch_size, field_file, ignore_blanks)
+    if type == "json" and columns_have_types:
+        raise TransferError("cannot use --columnsHaveTypes when input type is JSON")
+    if type != "json":
+        validate_parse_grace(parse_grace)
+        if legacy:
+            raise TransferError("cannot use --legacy if input type is not JSON")
     if field_file is not None:
         fields = read_field_file(field_file)
     elif isinstance(fields, str):
@@ -122,10 +141,11 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
     elif fields is not None:
         fields = list(fields)
     if type != "json" and not header_line:
-        validate_field_names(fields)
+        validate_field_names([spec.name for spec in parse_typed_headers(fields)] if columns_have_types else fields,
+                             use_array_index_fields)
     if names:
         try:
-            validate_field_names(names)
+            validate_field_names(names, use_array_index_fields)
         except TransferError as exc:
             raise TransferError(f"invalid --upsertFields argument: {exc}") from None
     if names:
@@ -138,13 +158,15 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         stop_on_error = True
         num_insertion_workers = 1
     log = logger(quiet)
+    log_detail = log if verbose else (lambda message: None)  # -v: mongoimport's Info lines
 
     validate_namespace(db, collection)
     opened = open_input(file)
     documents = None
     if type != "json":
         # The header is read and checked before connecting: a bad one stops the import with nothing written.
-        documents = DelimitedDocuments(TextSource(opened), type, fields, header_line, ignore_blanks)
+        documents = DelimitedDocuments(TextSource(opened), type, fields, header_line, ignore_blanks,
+                                       columns_have_types, parse_grace, log, rejects, use_array_index_fields)
         try:
             documents.read_header()
         except TransferError:
@@ -158,16 +180,24 @@ def import_file(uri_or_client, db: str, collection: str, file=None, *, type: str
         hello = conn.check()
         log(f"connected to: {conn.display}")
         coll = conn.client[db][collection]
+        if write_concern is None and "w" not in coll.write_concern.document:
+            # mongoimport's default: majority, unless the connection string says otherwise (its j is kept)
+            write_concern = WriteConcern("majority", **{k: v for k, v in coll.write_concern.document.items()
+                                                         if k in ("j", "wtimeout")})
+        write_concern = write_concern or coll.write_concern  # the connection string's
+        coll = coll.with_options(write_concern=write_concern)
+        log_detail(f"using write concern: {write_concern.document}")
         if drop:
             log(f"dropping: {db}.{collection}")
             coll.drop()
         if documents is None:
-            documents = JSONDocuments(TextSource(opened), json_array)
+            documents = JSONDocuments(TextSource(opened), json_array, legacy)
         pipeline = _Pipeline(coll, mode, names, maintain_insertion_order, stop_on_error, max(1, num_insertion_workers),
                              report, log, hello, conn.clean, BatchPacer(conn.client, db, collection,
                                                                         *_batch_limits(hello, batch_size),
                                                                         fixed=batch_size is not None,
                                                                         polite_docs=polite_docs))
+        pipeline.bypass = bypass_document_validation
         with progress_bar(f"{db}.{collection}", enabled=not quiet, unit_scale=True, delay=1.0) as bar:
             pipeline.bar = bar
             pipeline.run(documents)
@@ -233,6 +263,8 @@ def _validate(type: str, header_line: bool, fields, mode: str, upsert_fields, wo
             if given:
                 raise TransferError(f"cannot use {flag} when input type is JSON")
     else:
+        if field_file is not None and not str(field_file):
+            raise TransferError("--fieldFile cannot be empty string")
         if field_file is not None and fields:
             raise TransferError("incompatible options: --fields and --fieldFile")
         if field_file is not None and header_line:
@@ -290,6 +322,7 @@ class _Pipeline:
         self.fatal: str | None = None  # set by a writer: stop reading
         self.shown = 0
         self.bar = None
+        self.bypass = False  # --bypassDocumentValidation
 
     # --- reading (this thread) --------------------------------------------------------------
 
@@ -395,14 +428,14 @@ class _Pipeline:
 
     def _write(self, batch: _Batch) -> None:
         if self.mode == "insert":
-            self.coll.insert_many(batch.docs, ordered=self.ordered)
+            self.coll.insert_many(batch.docs, ordered=self.ordered, bypass_document_validation=self.bypass)
             self._count(len(batch.docs), len(batch.docs))
             return
         ops, _ = self._operations(batch)
         if not ops:
             self._count(0, len(batch.docs))
             return
-        result = self.coll.bulk_write(ops, ordered=True)
+        result = self.coll.bulk_write(ops, ordered=True, bypass_document_validation=self.bypass)
         self._count(result.inserted_count + result.modified_count + result.upserted_count + result.deleted_count,
                     len(batch.docs))
 

@@ -13,7 +13,7 @@ import base64
 import json
 import re
 
-from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
+from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Regex, Timestamp
 
 from labkit.ejson import DECODER, object_hook
 from labkit.errors import TransferError
@@ -30,9 +30,10 @@ class _Syntax(Exception):
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, hook=object_hook):
         self.text = text
         self.pos = 0
+        self.hook = hook  # wrappers such as {"$oid": ...} into BSON values
 
     def space(self) -> str:
         self.pos = _SPACE.match(self.text, self.pos).end()
@@ -67,7 +68,7 @@ class _Parser:
                     continue
                 self.expect("]")
                 return items
-        if char in "\"'":
+        if char and char in "\"'":
             return self.string()
         if char == "/":
             return self.regex()
@@ -122,7 +123,7 @@ class _Parser:
                 if not args:
                     raise ValueError("a date needs a value")
                 arg = args[0]
-                return object_hook({"$date": arg if isinstance(arg, str) else Int64(int(arg))})
+                return self.hook({"$date": arg if isinstance(arg, str) else Int64(int(arg))})
             if word == "NumberLong":
                 return Int64(int(args[0]))
             if word == "NumberInt":
@@ -157,7 +158,7 @@ class _Parser:
             out.append(self.text[end])
             end += 1
         if end >= len(self.text):
-            raise _Syntax(self.pos, "unterminated string")
+            raise _Syntax(self.pos, "Unterminated string")
         self.pos = end + 1
         return "".join(out)
 
@@ -173,10 +174,10 @@ class _Parser:
         doc: dict = {}
         if self.space() == "}":
             self.pos += 1
-            return object_hook(doc)
+            return self.hook(doc)
         while True:
             char = self.space()
-            if char in "\"'":
+            if char and char in "\"'":
                 key = self.string()
             else:
                 name = _NAME.match(self.text, self.pos)
@@ -190,7 +191,7 @@ class _Parser:
                 self.pos += 1
                 continue
             self.expect("}")
-            return object_hook(doc)
+            return self.hook(doc)
 
 
 def parse_document(text: str | dict | None, what: str) -> dict | None:
@@ -223,3 +224,98 @@ def parse_document(text: str | dict | None, what: str) -> dict | None:
         raise TransferError(f"error parsing {what} as Extended JSON: it must be a document such as {{\"a\": 1}}, "
                             f"not {text.strip()[:40]!r}")
     return value
+
+
+# --- mongoimport --legacy: the mongo-tools JSON dialect with legacy Extended JSON (bsonutil.ParseSpecialKeys) ---
+
+
+def _legacy_millis(value) -> int:
+    if isinstance(value, str):
+        return int(value, 10)
+    return int(value)
+
+
+def legacy_hook(doc: dict):
+    """Legacy Extended JSON wrappers as mongo-tools' bsonutil.ParseSpecialKeys reads them; anything else
+    (the v2-only forms too, e.g. {"$binary": {"base64": ..., "subType": ...}}) stays a document."""
+    if len(doc) == 1:
+        key, value = next(iter(doc.items()))
+        if key == "$date":
+            if isinstance(value, str):
+                return object_hook({"$date": value})
+            if isinstance(value, dict) and "$numberLong" in value:
+                return object_hook({"$date": {"$numberLong": str(_legacy_millis(value["$numberLong"]))}})
+            if isinstance(value, (int, float, Int64)) and not isinstance(value, bool):
+                return object_hook({"$date": Int64(int(value))})
+            if isinstance(value, (dict, list, bool)) or value is None:
+                raise ValueError("invalid type for $date field")
+            return value  # already a date (ISODate(...) inside)
+        if key == "$code":
+            if not isinstance(value, str):
+                raise ValueError("expected $code field to have string value")
+            return Code(value)
+        if key == "$oid":
+            if not isinstance(value, str):
+                raise ValueError("expected $oid field to have string value")
+            return ObjectId(value)
+        if key == "$numberLong":
+            return Int64(_legacy_millis(value))
+        if key == "$numberInt":
+            if not isinstance(value, str):
+                raise ValueError("expected $numberInt field to have string value")
+            number = int(value, 0)
+            if not -(2 ** 31) <= number < 2 ** 31:
+                raise ValueError(f"$numberInt {value} is out of range")
+            return number
+        if key == "$timestamp":
+            if not isinstance(value, dict) or "t" not in value or "i" not in value:
+                raise ValueError("expected $timestamp to have 't' and 'i' fields")
+            return Timestamp(int(value["t"]), int(value["i"]))
+        if key == "$numberDecimal":
+            if not isinstance(value, str):
+                raise ValueError("expected $numberDecimal field to have string value")
+            return Decimal128(value)
+        if key == "$undefined":
+            return None  # stored as null: pymongo cannot write BSON undefined
+        if key == "$maxKey":
+            return MaxKey()
+        if key == "$minKey":
+            return MinKey()
+    elif len(doc) == 2:
+        if "$code" in doc:
+            if "$scope" not in doc or not isinstance(doc["$scope"], dict):
+                raise ValueError("expected $scope field with $code field")
+            return Code(doc["$code"], doc["$scope"])
+        if "$regex" in doc:
+            options = doc.get("$options")
+            if not isinstance(doc["$regex"], str) or not isinstance(options, str):
+                raise ValueError("expected $regex and $options fields to have string values")
+            for option in options:
+                if option not in "gims":
+                    raise ValueError(f"invalid regular expression option '{option}'")
+            return Regex(doc["$regex"], options)
+        if "$binary" in doc:
+            data, subtype = doc["$binary"], doc.get("$type")
+            if not isinstance(data, str) or not isinstance(subtype, str):
+                raise ValueError("expected $binary and $type fields to have string values")
+            kind = bytes.fromhex(subtype)
+            if len(kind) != 1:
+                raise ValueError("expected single byte (as hexadecimal string) for $type field")
+            return Binary(base64.b64decode(data, validate=True), kind[0])
+    return doc
+
+
+class LegacySyntax(ValueError):
+    def __init__(self, pos: int, message: str):
+        super().__init__(message)
+        self.pos = pos
+
+
+def legacy_raw_decode(text: str, pos: int):
+    """(value, end) of the document starting at ``pos``, read as mongoimport --legacy reads it."""
+    parser = _Parser(text, legacy_hook)
+    parser.pos = pos
+    try:
+        return parser.value(), parser.pos
+    except _Syntax as exc:
+        raise LegacySyntax(exc.pos, str(exc)) from None

@@ -18,12 +18,13 @@ from typing import IO, Iterator
 
 from labkit.errors import TransferError
 from labkit.ejson import DECODER
+from labkit.transfer.query import LegacySyntax, legacy_raw_decode
+from labkit.transfer.typed import ColumnSpec, CoercionFailed, auto_parse, parse_typed_headers, quote
 
 CHUNK_CHARS = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT_CHARS = re.compile(r"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
-INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
@@ -106,12 +107,20 @@ class TextSource:
             yield from parts
 
 
+def _legacy_raw_decode(text: str, pos: int):
+    try:
+        return legacy_raw_decode(text, pos)
+    except LegacySyntax as exc:  # as the strict decoder's errors, so a document cut by a chunk's end reads on
+        raise json.JSONDecodeError(str(exc), text, exc.pos) from None
+
+
 class JSONDocuments:
     """Iterate the documents of JSON input; ``count`` is the number handed out so far."""
 
-    def __init__(self, source: TextSource, json_array: bool = False):
+    def __init__(self, source: TextSource, json_array: bool = False, legacy: bool = False):
         self.source = source
         self.json_array = json_array
+        self._raw_decode = _legacy_raw_decode if legacy else DECODER.raw_decode  # --legacy: the shell dialect
         self.count = 0
         self._buf = ""
         self._pos = 0
@@ -175,7 +184,7 @@ class JSONDocuments:
         last = None
         while True:
             try:
-                value, end = DECODER.raw_decode(self._buf, start)
+                value, end = self._raw_decode(self._buf, start)
                 break
             except json.JSONDecodeError as exc:
                 # Either the document is malformed, or the chunk ended inside it. An error at the
@@ -276,11 +285,82 @@ def _first_leaf(value) -> str:
     if isinstance(value, dict) and value:
         key, child = next(iter(value.items()))
         return "." + key + _first_leaf(child)
+    if isinstance(value, list) and value:
+        return ".0" + _first_leaf(value[0])
     return ""
 
 
-def validate_field_names(names: list[str]) -> None:
-    """Refuse the field names mongoimport refuses (before anything is read or written), with its reason."""
+def is_index(part: str) -> bool:
+    """mongoimport's isNatNum: an array index is 0 or digits without a leading zero (no sign)."""
+    return part.isascii() and part.isdigit() and (part == "0" or part[0] != "0")
+
+
+def _incompatible(field: str, prefix: str, existing) -> TransferError:
+    return TransferError(f"fields `{prefix}{_first_leaf(existing)}` and `{field}` are incompatible")
+
+
+def _index_error(field: str) -> TransferError:
+    return TransferError(f"array index error with field `{field}`: array indexes in fields must start from 0 and "
+                         "increase sequentially")
+
+
+def _add_to_tree(parts: list[str], field: str, prefix: str, tree: dict, arrays: bool) -> None:
+    head, tail = parts[0], parts[1:]
+    prefix = f"{prefix}.{head}" if prefix else head
+    exists = head in tree
+    existing = tree.get(head)
+    if not tail:
+        if exists:
+            if existing is True:
+                raise TransferError(f"fields cannot be identical: `{field}` and `{field}`")
+            raise _incompatible(field, prefix, existing)
+        tree[head] = True
+        return
+    if arrays and is_index(tail[0]):
+        if exists and not isinstance(existing, list):
+            raise _incompatible(field, prefix, existing)
+        tree[head] = _add_to_array(tail, field, prefix, existing if exists else [])
+    else:
+        if exists and not isinstance(existing, dict):
+            raise _incompatible(field, prefix, existing)
+        subtree = existing if exists else {}
+        _add_to_tree(tail, field, prefix, subtree, arrays)
+        tree[head] = subtree
+
+
+def _add_to_array(parts: list[str], field: str, prefix: str, array: list) -> list:
+    head, tail = parts[0], parts[1:]
+    prefix = f"{prefix}.{head}"
+    index = int(head)
+    if not tail:
+        if index != len(array):
+            raise _index_error(field)
+        array.append(True)
+        return array
+    if index > len(array):
+        raise _index_error(field)
+    present = index < len(array)
+    if is_index(tail[0]):
+        if present and not isinstance(array[index], list):
+            raise _incompatible(field, prefix, array[index])
+        sub = _add_to_array(tail, field, prefix, array[index] if present else [])
+    else:
+        if present and not isinstance(array[index], dict):
+            raise _incompatible(field, prefix, array[index])
+        sub = array[index] if present else {}
+        _add_to_tree(tail, field, prefix, sub, True)
+    if present:
+        array[index] = sub
+    else:
+        array.append(sub)
+    return array
+
+
+def validate_field_names(names: list[str], use_array_index_fields: bool = False) -> None:
+    """Refuse the field names mongoimport refuses (before anything is read or written), with its reason.
+
+    With ``use_array_index_fields`` (--useArrayIndexFields), numeric parts are array indexes, which must
+    start from 0 and increase one by one (``a.0,a.1``; ``a.0.x,a.1.x``)."""
     for name in names:
         if name.endswith("."):
             raise TransferError(f"field `{name}` cannot end with a '.'")
@@ -292,22 +372,57 @@ def validate_field_names(names: list[str]) -> None:
             raise TransferError(f"field `{name}` cannot contain consecutive '.' characters")
     tree: dict = {}
     for name in names:
-        node, prefix = tree, ""
-        parts = name.split(".")
-        for index, part in enumerate(parts):
-            prefix = part if not prefix else f"{prefix}.{part}"
-            last = index == len(parts) - 1
-            existing = node.get(part)
-            if existing is not None and last:
-                if existing is True:
-                    raise TransferError(f"fields cannot be identical: `{name}` and `{name}`")
-                raise TransferError(f"fields `{prefix}{_first_leaf(existing)}` and `{name}` are incompatible")
-            if last:
-                node[part] = True
-            elif existing is True:
-                raise TransferError(f"fields `{prefix}` and `{name}` are incompatible")
-            else:
-                node = node.setdefault(part, {})
+        _add_to_tree(name.split("."), name, "", tree, use_array_index_fields)
+
+
+def set_indexed_path(doc: dict, parts: list[str], value) -> None:
+    """mongoimport's setNestedDocumentValue with --useArrayIndexFields: numeric parts (after the first) build
+    arrays, whose elements must come in order; ValueError when the row cannot be built that way."""
+    if len(parts) == 1:
+        doc[parts[0]] = value
+        return
+    head = parts[0]
+    if is_index(parts[1]):
+        child = doc.get(head)
+        if child is None:
+            child = doc[head] = []
+        elif not isinstance(child, list):
+            raise ValueError(f"Expected document element to be an array, but element has already been set as a "
+                             f"document or other value: {child!r}")
+        _set_indexed_array(child, parts[1:], value)
+    else:
+        child = doc.get(head)
+        if child is None:
+            child = doc[head] = {}
+        elif not isinstance(child, dict):
+            raise ValueError(f"Expected document element to be an document, but element has already been set as "
+                             f"another value: {child!r}")
+        set_indexed_path(child, parts[1:], value)
+
+
+def _set_indexed_array(array: list, parts: list[str], value) -> None:
+    index = int(parts[0])
+    if len(parts) == 1:
+        if index != len(array):
+            raise ValueError(f"Trying to add value to array at index {index}, but array is {len(array)} elements "
+                             "long. Array indices in fields must start from 0 and increase sequentially")
+        array.append(value)
+        return
+    present = index < len(array)
+    if is_index(parts[1]):
+        if present and not isinstance(array[index], list):
+            raise ValueError(f"Expected array element to be a sub-array, but element has already been set as a "
+                             f"document or other value: {array[index]!r}")
+        if not present:
+            array.append([])  # Go appends, whatever the index: the field check keeps indexes in order
+        _set_indexed_array(array[index if present else -1], parts[1:], value)
+    else:
+        if present and not isinstance(array[index], dict):
+            raise ValueError(f"Expected array element to be a document, but element has already been set as "
+                             f"another value: {array[index]!r}")
+        if not present:
+            array.append({})
+        set_indexed_path(array[index if present else -1], parts[1:], value)
 
 
 def _set_path(doc: dict, field: str, value) -> None:
@@ -468,16 +583,32 @@ class DelimitedDocuments:
     """CSV or TSV rows as documents (field names from --fields or the header line), as mongoimport reads them."""
 
     def __init__(self, source: TextSource, kind: str, fields: list[str] | None, header_line: bool,
-                 ignore_blanks: bool = False):
+                 ignore_blanks: bool = False, columns_have_types: bool = False, parse_grace: str = "stop",
+                 log=None, rejects=None, use_array_index_fields: bool = False):
         self.source = source
         self.kind = kind
-        self.fields = fields
         self.header_line = header_line
         self.ignore_blanks = ignore_blanks  # --ignoreBlanks: an empty value adds no field
+        self.columns_have_types = columns_have_types  # --columnsHaveTypes: fields are name.type(arg)
+        self.parse_grace = parse_grace  # --parseGrace: what a value that is not of its column's type does
+        self.log = log or (lambda message: None)
+        self.rejects = rejects  # skipRow: where skipped rows are written (stdout, as mongoimport)
+        self.use_array_index_fields = use_array_index_fields  # --useArrayIndexFields: a.0,a.1 build arrays
+        self.specs = None
         self.count = 0
         self._records = csv_records(_text_lines(source)) if kind == "csv" else _tsv_records(source)
+        self.fields = None
         if fields is not None:
-            validate_field_names(fields)
+            self._set_fields(fields)
+
+    def _set_fields(self, fields: list[str]) -> None:
+        if self.columns_have_types:
+            self.specs = parse_typed_headers(fields)
+            fields = [spec.name for spec in self.specs]
+        elif self.use_array_index_fields:
+            self.specs = [ColumnSpec(name, "auto", auto_parse) for name in fields]  # the row-by-row path below
+        validate_field_names(fields, self.use_array_index_fields)
+        self.fields = fields
 
     def _next_record(self):
         try:
@@ -492,12 +623,14 @@ class DelimitedDocuments:
             if record is None:
                 raise MalformedInput(f"EOF: {self.source.opened.name} is empty, so it has no header line "
                                      "with the field names (--headerline)")
-            self.fields = record[1]
-            validate_field_names(self.fields)
+            self._set_fields(record[1])
         return self.fields
 
     def __iter__(self) -> Iterator[dict]:
         fields = self.read_header()
+        if self.specs is not None:
+            yield from self._typed()
+            return
         names = set(fields)
         while True:
             record = self._next_record()
@@ -522,3 +655,76 @@ class DelimitedDocuments:
                     doc[name] = value
             self.count += 1
             yield doc
+
+    def _typed(self) -> Iterator[dict]:
+        """Rows of typed columns (mongoimport's tokensToBSON with --columnsHaveTypes and --parseGrace), and
+        rows whose field names hold array indexes (--useArrayIndexFields)."""
+        specs, grace, names = self.specs, self.parse_grace, set(self.fields)
+        indexed = self.use_array_index_fields
+        rows = 0
+        while True:
+            record = self._next_record()
+            if record is None:
+                return
+            line, row = record
+            rows += 1
+            doc: dict | None = {}
+            for index, text in enumerate(row):
+                if self.ignore_blanks and text == "":
+                    continue
+                if index < len(specs):
+                    spec = specs[index]
+                    try:
+                        value = spec.parse(text)
+                    except CoercionFailed:
+                        if grace == "autoCast":
+                            value = auto_parse(text)
+                        elif grace == "skipField":
+                            continue
+                        elif grace == "skipRow":
+                            self._reject(row, rows, line)
+                            doc = None
+                            break
+                        else:
+                            raise MalformedInput(
+                                f"type coercion failure in document #{rows} for column {quote(spec.name)}, "
+                                f"could not parse token {quote(text)} to type {spec.type_name} (line {line})"
+                            ) from None
+                    if len(spec.parts) > 1:
+                        if indexed:
+                            try:
+                                set_indexed_path(doc, spec.parts, value)
+                            except ValueError as exc:
+                                raise MalformedInput(f"can't set value for key {quote(spec.name)}: {exc} "
+                                                     f"(document #{rows}, line {line})") from None
+                        else:
+                            _set_path(doc, spec.name, value)
+                    else:
+                        doc[spec.name] = value
+                else:
+                    name = f"field{index}"
+                    if name in names:
+                        raise MalformedInput(f"duplicate field name - on {name} - for token #{index + 1} "
+                                             f"(`{text}`) in document #{rows} (line {line})")
+                    doc[name] = auto_parse(text)
+            if doc is None:
+                continue
+            self.count += 1
+            yield doc
+
+    def _reject(self, row: list[str], number: int, line: int) -> None:
+        """skipRow: log the row and write it to the rejects stream (stdout), as mongoimport does."""
+        self.log(f"skipping row #{number} (line {line}): [{' '.join(row)}]")
+        if self.rejects is not None:
+            text = "\t".join(row) if self.kind == "tsv" else ",".join(_csv_cell(cell) for cell in row)
+            self.rejects.write(text + "\n")
+            self.rejects.flush()
+
+
+def _csv_cell(cell: str) -> str:
+    """A cell as Go's encoding/csv Writer writes it (quoted when it must be)."""
+    if cell == "":
+        return cell
+    if cell == "\\." or any(ch in cell for ch in ',"\r\n') or cell[0].isspace():
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
