@@ -34,7 +34,6 @@ from labkit.files import now_iso, write_atomic
 from labkit.generate import generate
 from labkit.lab import checks, idle, topic
 from labkit.lab.evidence import Evidence, analyse_point, ts_text
-from labkit.lab.notebooks import production_block
 from labkit.lab.topic import (CANONICAL, COLLECTION, DB, DEFAULT_QUERY, TARGETS, params, parse_query,
                               recovery_query, validate_params, zone_of)
 from labkit.lab.widgets import LiveCounts, RecoveryTimeline, summary
@@ -455,7 +454,7 @@ def check(ws: Workspace, step_id: str) -> None:
     print(checks.run_check(ws, step_id).text())
     if params(ws).get("mode") == "demo" and topic.step(step_id).production:
         print("In production:")
-        print(textwrap.indent(production_block(topic.step(step_id)), "  "))
+        print(textwrap.indent(topic.production_block(topic.step(step_id)), "  "))
 
 
 def progress(ws: Workspace) -> None:

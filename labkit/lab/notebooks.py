@@ -142,16 +142,6 @@ def _step_number(step_id: str, topic_id: str) -> int:
     return topic.step_ids(topic_id).index(step_id) + 1
 
 
-def production_block(step) -> str:
-    """The step's production commands as one code block, each tool under a ``# label`` line."""
-    lines = []
-    for tool, command in step.production.items():
-        label = topic.PRODUCTION_LABELS.get(tool, tool)
-        lines.append(f"# {label}")
-        lines += command.splitlines()
-    return "\n".join(lines)
-
-
 def step_markdown(step_id: str, part: str, topic_id: str = DEFAULT_TOPIC) -> str:
     step = topic.step(step_id, topic_id)
     if part == "intro":
@@ -162,7 +152,7 @@ def step_markdown(step_id: str, part: str, topic_id: str = DEFAULT_TOPIC) -> str
                 f"**Tips**{tips}")
     if part == "production":
         return ("**In production** (Atlas, mongosh, MongoDB Database Tools): what you would type for this step.\n\n"
-                f"```\n{production_block(step)}\n```")
+                f"```\n{topic.production_block(step)}\n```")
     if part == "check":
         return ("**Check** this step: it asks the deployments, Main's oplog and labkit's own records, "
                 "never your variables. A failed check names the mistake and gives a hint.")

@@ -185,6 +185,16 @@ PRODUCTION_LABELS = {
 }
 
 
+def production_block(step) -> str:
+    """The step's production commands as one code block, each tool under a ``# label`` line."""
+    lines = []
+    for tool, command in step.production.items():
+        label = PRODUCTION_LABELS.get(tool, tool)
+        lines.append(f"# {label}")
+        lines += command.splitlines()
+    return "\n".join(lines)
+
+
 # --- the partial-recovery topic's constants and the notebooks' parameters -------------------------
 
 TOPIC = topic()
