@@ -574,11 +574,21 @@ def test_array_input_without_json_array_flag_says_so(server, db):
 
 
 # Unquoted keys ({a: 1}) are accepted, as mongoexport accepts them: see test_mongoexport_ported.py.
-@pytest.mark.parametrize("query, sort", [('{"a": 1', None), ("{a: }", None), ("[1]", None), (None, '{"a": }'),
-                                         ('{"_id": {"$oid": "zz"}}', None)])
-def test_malformed_query_or_sort(server, db, query, sort):
-    with pytest.raises(TransferError, match="query|sort"):
+@pytest.mark.parametrize("query, sort, message", [
+    ('{"a": 1', None, "error parsing query as Extended JSON: expected '}', found 'end of input' at column 8 near '{\"a\": 1'"),
+    ("{a: }", None, "error parsing query as Extended JSON: invalid character '}' looking for beginning of value "
+                    "at column 5 near '{a: }'"),
+    ("[1]", None, "error parsing query as Extended JSON: it must be a document such as {\"a\": 1}, not '[1]'"),
+    # mongoexport's words for a bad --sort (mongoexport.go getSortFromArg) say "query" too
+    (None, '{"a": }', "query '{\"a\": }' is not valid JSON: invalid character '}' looking for beginning of value "
+                      "at column 7 near '{\"a\": }'"),
+    ('{"_id": {"$oid": "zz"}}', None, "error parsing query as Extended JSON: 'zz' is not a valid ObjectId, it must be "
+                                      "a 12-byte input or a 24-character hex string"),
+])
+def test_malformed_query_or_sort(server, db, query, sort, message):
+    with pytest.raises(TransferError) as failed:
         export_collection(server.uri, db.name, "c", query=query, sort=sort, out=io.StringIO(), quiet=True)
+    assert str(failed.value) == message
 
 
 def test_bad_options(server, db):
