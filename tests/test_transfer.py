@@ -21,6 +21,7 @@ from bson.codec_options import CodecOptions
 from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient, monitoring
+from pymongo.errors import OperationFailure
 
 from labkit.errors import TransferError
 from labkit.transfer import ImportFailed, export_collection, import_file, pacing
@@ -479,8 +480,13 @@ def test_without_top_privilege_batches_are_sized_from_latency(auth_servers, tmp_
     try:
         user_uri = main_uri.replace(main_uri.split("//")[1].split("@")[0], "writer:w-secret").replace(
             "authSource=admin", "authSource=labimport")
-        with pytest.raises(Exception):
-            MongoClient(user_uri).admin.command("top")
+        user = MongoClient(user_uri)
+        try:
+            with pytest.raises(OperationFailure) as refused:
+                user.admin.command("top")
+        finally:
+            user.close()
+        assert refused.value.code == 13, refused.value.details  # Unauthorized: the premise, not any error
         sizes = insert_batch_sizes(user_uri, admin.labimport, 1200)
         assert sizes[0] == pacing.UNKNOWN_MIN_DOCS and min(sizes[:-1]) >= pacing.UNKNOWN_MIN_DOCS
     finally:
