@@ -462,15 +462,60 @@ def test_batches_stay_small_while_another_client_writes(server, db):
     assert len(sizes) >= 1500 // pacing.POLITE_DOCS and max(sizes) == pacing.POLITE_DOCS
 
 
-def test_batches_grow_again_after_the_other_client_stops(server, db, monkeypatch):
-    monkeypatch.setattr(pacing, "QUIET_SECONDS", 0.5)
-    other = OtherWriter(server.uri, db).__enter__()
-    threading.Timer(0.5, other.__exit__, args=(None, None, None)).start()
-    sizes = insert_batch_sizes(server.uri, db, 40000)
-    assert sizes[0] == pacing.POLITE_DOCS and max(sizes) == 1000
+class _DocsUntil:
+    """An import source that writes ``{"_id": i}`` lines until ``done`` is set (or a generous deadline passes)."""
+
+    def __init__(self, deadline_s: float = 180):
+        self.done = threading.Event()
+        self.deadline = time.monotonic() + deadline_s
+        self.next_id = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.done.is_set() or time.monotonic() > self.deadline:
+            return b""
+        chunk = []
+        for _ in range(200):
+            chunk.append(b'{"_id":%d}\n' % self.next_id)
+            self.next_id += 1
+        return b"".join(chunk)
+
+
+def test_batches_grow_again_after_the_other_client_stops(server, db, wait_for):
+    """Conditions, not clocks: the other client stops once the import has been seen polite for 20 commands,
+    and the input ends once a full batch went out (the real QUIET_SECONDS in between, however long it takes)."""
+    source = _DocsUntil()
+    sizes: list[int] = []
+    other = OtherWriter(server.uri, db)
+    stopped_at: list[int] = []  # how many batches had gone out when the other client was told to stop
+
+    class Listener(monitoring.CommandListener):
+        def started(self, event):
+            if event.command_name == "insert" and event.command.get("documents") and "n" not in event.command["documents"][0]:
+                sizes.append(len(event.command["documents"]))
+                if not stopped_at and sizes.count(pacing.POLITE_DOCS) >= 20:
+                    stopped_at.append(len(sizes))
+                    other.stop.set()
+                if len(event.command["documents"]) == 1000:
+                    source.done.set()
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    client = MongoClient(server.uri, event_listeners=[Listener()], retryWrites=False)
+    try:
+        with other:
+            wait_for(lambda: other.coll.count_documents({"n": {"$exists": True}}) > 0, what="the other client's first insert")
+            report = import_file(client, db.name, "c", source, quiet=True)
+    finally:
+        client.close()
+    assert source.done.is_set(), f"no full batch before the deadline: {len(sizes)} batches, the last {sizes[-5:]}"
+    assert report.imported == source.next_id and report.failed == 0
     first_full = sizes.index(1000)
-    assert sizes[:first_full].count(pacing.POLITE_DOCS) >= 20  # small while it wrote
-    assert other.stop.is_set()
+    assert stopped_at and first_full >= stopped_at[0]  # full only after the other client was told to stop
+    assert set(sizes[:stopped_at[0]]) == {pacing.POLITE_DOCS}  # polite the whole time it wrote
 
 
 def test_without_top_privilege_batches_are_sized_from_latency(auth_servers, tmp_path):
