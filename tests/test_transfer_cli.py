@@ -37,11 +37,15 @@ def test_export_to_file_then_import_it_again_reports_duplicates(server, customer
     assert again.returncode == 0
     assert again.stderr.count("continuing through error: E11000 duplicate key") == 4
     assert again.stderr.splitlines()[-1] == "0 document(s) imported successfully. 4 document(s) failed to import."
-    # --upsertFields alone implies upsert; the file name gives the collection when -c is missing
+    # --upsertFields alone implies upsert; the file name gives the collection when -c is missing. That collection
+    # holds a stale copy of one exported document (the upsert replaces it whole) and one of its own (left alone).
+    customers.lost_records.insert_many([{"_id": 1, "firstname": "stale", "extra": True}, {"_id": 50, "own": "keep"}])
     upsert = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "--upsertFields", "_id", str(out), "--quiet",
                         "--batchSize", "3")
     assert upsert.returncode == 0 and upsert.stderr == ""
-    assert customers.lost_records.count_documents({}) == 4
+    assert list(customers.lost_records.find(sort=[("_id", 1)])) == [
+        {"_id": 0, "firstname": "c0"}, {"_id": 1, "firstname": "c1"}, {"_id": 2, "firstname": "c2"},
+        {"_id": 9, "lastname": "x"}, {"_id": 50, "own": "keep"}]
 
 
 def test_malformed_line_fails_like_mongoimport(server, db, labkit_cli):
