@@ -125,6 +125,17 @@ def wait_for():
 
 
 @pytest.fixture(scope="session")
+def values():
+    """``values(spec, n=200, seed=7)``: what a template field ``spec`` generates over ``n`` documents."""
+    from labkit.generate import generate
+
+    def field_values(spec, n: int = 200, seed=7) -> list:
+        return [doc["x"] for doc in generate({"x": spec}, n, seed=seed)]
+
+    return field_values
+
+
+@pytest.fixture(scope="session")
 def labkit_exe() -> str:
     """Path of the real `labkit` command (for tests that need Popen)."""
     return LABKIT
