@@ -123,24 +123,19 @@ def test_workspace_target_instead_of_uri(server, labkit_cli, tmp_path, clean_env
         server.client.drop_database(temp_db)
 
 
-def test_default_workspace_when_neither_uri_nor_workspace(server, tmp_path, clean_env):
+def test_default_workspace_when_neither_uri_nor_workspace(server, tmp_path, clean_env, labkit_cli):
     """Like the other lab commands, export/import use ./.labkit/partial-recovery when it exists."""
-    import subprocess
-
     from labkit.workspace import Workspace
-    from tests.conftest import LABKIT
 
     ws = Workspace(tmp_path / ".labkit" / "partial-recovery")
     ws.up(main_uri=server.uri, temp_uri=server.uri)
     name = server.new_db_name()
     try:
         server.client[name].c.insert_many([{"_id": n} for n in range(3)])
-        result = subprocess.run([LABKIT, "export", "-d", name, "-c", "c", "--quiet"], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=60)
+        result = labkit_cli("export", "-d", name, "-c", "c", "--quiet", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert [line for line in result.stdout.splitlines()] == ['{"_id":0}', '{"_id":1}', '{"_id":2}']
-        elsewhere = subprocess.run([LABKIT, "export", "-d", name, "-c", "c"], cwd=tmp_path / ".labkit",
-                                   capture_output=True, text=True, timeout=60)
+        elsewhere = labkit_cli("export", "-d", name, "-c", "c", cwd=tmp_path / ".labkit")
         assert elsewhere.returncode == 2 and "give --uri URI" in elsewhere.stderr
     finally:
         ws.down()
