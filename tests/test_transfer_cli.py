@@ -140,3 +140,75 @@ def test_default_workspace_when_neither_uri_nor_workspace(server, tmp_path, clea
     finally:
         ws.down()
         server.client.drop_database(name)
+
+
+# --- what a learner's file or collection can hold: errors counted or reported where they are -----------
+
+
+def test_malformed_csv_names_the_entry_and_line(server, db, labkit_cli):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--type", "csv", "--headerline",
+                        input='a,b\n1,2\n3,"x"y,4\n5,6\n')
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-2:] == ['Failed: read error on entry #2: line 3, column 4: extraneous " in field',
+                                               "1 document(s) imported successfully. 0 document(s) failed to import."]
+    assert list(db.c.find({}, {"_id": 0})) == [{"a": 1, "b": 2}]
+
+
+@pytest.mark.parametrize("flags, text, position", [
+    ([], '{\n\t"_id": 1\n}\n{\n\t"_id": 2,\n\t"a": [1,\n 2,,]\n}\n{"_id": 3}\n', "document #2 (line 7, column 4)"),
+    (["--jsonArray"], '[{"_id": 1},\n {"_id": 2},\n {"_id": 3, "a": tru}, {"_id": 4}]\n', "document #3 (line 3, column 18)"),
+])
+def test_error_inside_pretty_json_or_a_json_array_names_the_document(server, db, labkit_cli, flags, text, position):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", *flags, input=text)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    before = position.startswith("document #3") + 1  # the documents before the bad one are imported
+    assert result.stderr.splitlines()[-2].startswith(f"Failed: error processing {position}: Expecting value")
+    assert result.stderr.splitlines()[-1] == f"{before} document(s) imported successfully. 0 document(s) failed to import."
+    assert sorted(d["_id"] for d in db.c.find()) == list(range(1, before + 1))
+
+
+def test_duplicates_within_one_file_keep_the_first(server, db, labkit_cli):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c",
+                        input='{"_id": 1, "v": "first"}\n{"_id": 2}\n{"_id": 1, "v": "second"}\n{"_id": 3}\n')
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("continuing through error: E11000 duplicate key") == 1
+    assert result.stderr.splitlines()[-1] == "3 document(s) imported successfully. 1 document(s) failed to import."
+    assert list(db.c.find(sort=[("_id", 1)])) == [{"_id": 1, "v": "first"}, {"_id": 2}, {"_id": 3}]
+
+
+def test_duplicates_with_several_insertion_workers(server, db, labkit_cli):
+    """Four workers, each _id four times: whichever copy lands first stays, every other one is a counted failure."""
+    text = "".join(f'{{"_id": {n % 500}, "copy": {n // 500}}}\n' for n in range(2000))
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--numInsertionWorkers", "4",
+                        "--batchSize", "100", input=text)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "500 document(s) imported successfully. 1500 document(s) failed to import."
+    assert sorted(d["_id"] for d in db.c.find()) == list(range(500))
+
+
+def test_clash_on_a_secondary_unique_index(server, db, labkit_cli):
+    db.c.create_index("email", unique=True)
+    db.c.insert_one({"_id": 0, "email": "a@x"})
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c",
+                        input='{"_id": 1, "email": "b@x"}\n{"_id": 2, "email": "a@x"}\n{"_id": 3, "email": "c@x"}\n')
+    assert result.returncode == 0, result.stderr
+    assert "continuing through error: E11000 duplicate key error" in result.stderr and "email_1" in result.stderr
+    assert result.stderr.splitlines()[-1] == "2 document(s) imported successfully. 1 document(s) failed to import."
+    assert list(db.c.find(sort=[("_id", 1)])) == [{"_id": 0, "email": "a@x"}, {"_id": 1, "email": "b@x"},
+                                                  {"_id": 3, "email": "c@x"}]
+
+
+def test_validator_rejections_and_bypass_document_validation(server, db, labkit_cli):
+    db.create_collection("c", validator={"$jsonSchema": {"required": ["email"]}})
+    text = '{"_id": 1, "email": "b@x"}\n{"_id": 2}\n{"_id": 3, "email": "c@x"}\n'
+    checked = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", input=text)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.count("continuing through error: Document failed validation") == 1
+    assert checked.stderr.splitlines()[-1] == "2 document(s) imported successfully. 1 document(s) failed to import."
+    assert sorted(d["_id"] for d in db.c.find()) == [1, 3]
+    bypassed = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--bypassDocumentValidation",
+                          input='{"_id": 2}\n')
+    assert bypassed.returncode == 0, bypassed.stderr
+    assert bypassed.stderr.splitlines()[-1] == "1 document(s) imported successfully. 0 document(s) failed to import."
+    assert db.c.find_one({"_id": 2}) == {"_id": 2}
+
