@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
 
 import pytest
 
@@ -212,3 +214,20 @@ def test_validator_rejections_and_bypass_document_validation(server, db, labkit_
     assert bypassed.stderr.splitlines()[-1] == "1 document(s) imported successfully. 0 document(s) failed to import."
     assert db.c.find_one({"_id": 2}) == {"_id": 2}
 
+
+def test_export_into_a_closed_pipe_ends_quietly_as_mongoexport(server, db, labkit_exe):
+    """`labkit export ... | head -1`: the reader goes away; mongoexport (Go) dies of SIGPIPE without a word."""
+    db.c.insert_many([{"_id": n, "s": "x" * 100} for n in range(20000)])
+    proc = subprocess.Popen([labkit_exe, "export", "--uri", server.uri, "-d", db.name, "-c", "c"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == '{"_id":0,"s":"' + "x" * 100 + '"}\n'
+        proc.stdout.close()  # as head -1 does after its line
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == -signal.SIGPIPE, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert len(err.splitlines()) == 1 and err.startswith("connected to: mongodb://127.0.0.1:"), err  # no traceback
