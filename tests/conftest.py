@@ -101,6 +101,40 @@ def labkit_popen():
             proc.stdout.close()
 
 
+WAIT_S = 60  # a condition a test waits for: generous, so a busy machine only makes the test slower
+
+
+def wait_until(predicate, timeout: float = WAIT_S, what: str | None = None, step: float = 0.05):
+    """Poll ``predicate`` until it returns something true and return that; fail naming ``what`` at the deadline."""
+    assert what, "wait_for needs what=...: the failure names what it waited for"
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(step)
+
+
+@pytest.fixture(scope="session")
+def wait_for():
+    """``wait_for(predicate, timeout=60, what="...")``: the predicate's first true value, or a failure naming ``what``.
+    Tests wait on conditions with generous deadlines, never on a fixed sleep."""
+    return wait_until
+
+
+@pytest.fixture(scope="session")
+def values():
+    """``values(spec, n=200, seed=7)``: what a template field ``spec`` generates over ``n`` documents."""
+    from labkit.generate import generate
+
+    def field_values(spec, n: int = 200, seed=7) -> list:
+        return [doc["x"] for doc in generate({"x": spec}, n, seed=seed)]
+
+    return field_values
+
+
 @pytest.fixture(scope="session")
 def labkit_exe() -> str:
     """Path of the real `labkit` command (for tests that need Popen)."""

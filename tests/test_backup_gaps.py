@@ -6,7 +6,6 @@ connection string, as a learner's own replica sets would be.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -43,23 +42,14 @@ def ws(tmp_path_factory):
         procs.terminate(temp_pid)
 
 
-def wait_until(predicate, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-def test_gap_is_recorded_and_restores_route_around_it(ws):
+def test_gap_is_recorded_and_restores_route_around_it(ws, wait_for):
     main, backup = ws.main.client, Backup(ws)
     main.g.c.insert_many([{"_id": n} for n in range(5)])
     backup.snapshot(progress=False)
     main.g.c.insert_many([{"_id": n} for n in range(5, 8)])
     before_gap = Backup(ws).mark("before-gap")
-    wait_until(lambda: ts_key(ts_parse(backup.archive.capture_state().get("synced_to", "0:0")))
-               >= ts_key(ts_parse(before_gap["ts"])))
+    wait_for(lambda: ts_key(ts_parse(backup.archive.capture_state().get("synced_to", "0:0")))
+             >= ts_key(ts_parse(before_gap["ts"])), what="the capture to reach the mark before the gap")
 
     assert ws.stop_process("capture")
     for n in range(100, 200):
@@ -71,7 +61,7 @@ def test_gap_is_recorded_and_restores_route_around_it(ws):
     assert oldest > ts_parse(ws.read()["marks"]["lost"]["ts"])  # the premise: the oplog rolled over
 
     backup.enable()
-    wait_until(lambda: backup.archive.capture_state().get("gaps"))
+    wait_for(lambda: backup.archive.capture_state().get("gaps"), what="the capture to record the gap")
     assert backup.summary()["gaps"] == 1
     assert len(backup.gaps()) == 1 and "UTC" in backup.gaps()[0]["shown"]
 

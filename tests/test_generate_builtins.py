@@ -11,12 +11,10 @@ from labkit.generate import generate
 UTC = timezone.utc
 
 
-def values(spec, n=200, seed=7):
-    return [doc["x"] for doc in generate({"x": spec}, n, seed=seed)]
-
-
-def value(spec, seed=7):
-    return values(spec, 1, seed)[0]
+@pytest.fixture
+def value(values):
+    """``value(spec, seed=7)``: one value of the field."""
+    return lambda spec, seed=7: values(spec, 1, seed)[0]
 
 
 def decimals(number: float) -> int:
@@ -27,7 +25,7 @@ def decimals(number: float) -> int:
 # -- general ------------------------------------------------------------------------
 
 
-def test_array_defaults_to_empty_and_evaluates_each_element():
+def test_array_defaults_to_empty_and_evaluates_each_element(value):
     assert value({"$array": {"of": "$integer"}}) == []
     items = value({"$array": {"of": {"$integer": {"min": 0, "max": 10**9}}, "number": 5}})
     assert len(items) == 5 and len(set(items)) == 5
@@ -35,20 +33,20 @@ def test_array_defaults_to_empty_and_evaluates_each_element():
     assert value({"$array": {"of": "$missing", "number": 3}}) == []
 
 
-def test_array_elements_are_distinct_objects():
+def test_array_elements_are_distinct_objects(value):
     items = value({"$array": {"of": {"a": [1]}, "number": 2}})
     items[0]["a"].append(2)
     assert items[1] == {"a": [1]}
 
 
-def test_array_requires_of():
+def test_array_requires_of(value):
     from labkit.errors import TemplateError
 
     with pytest.raises(TemplateError, match='needs the option "of"'):
         value({"$array": {"number": 2}})
 
 
-def test_choose_uniform_and_weighted():
+def test_choose_uniform_and_weighted(values):
     assert set(values({"$choose": {"from": ["a", "b", "c"]}})) == {"a", "b", "c"}
     assert set(values({"$choose": {"from": ["a", "b"], "weights": [0, 1]}})) == {"b"}
     assert set(values({"$choose": {"from": ["a", "b"], "weights": [1, 0]}})) == {"a"}
@@ -56,14 +54,14 @@ def test_choose_uniform_and_weighted():
     assert 0.70 < picks.count("a") / len(picks) < 0.80
 
 
-def test_choose_evaluates_only_the_chosen_element():
+def test_choose_evaluates_only_the_chosen_element(values):
     picks = values({"$choose": {"from": [{"$inc": {}}, "never"], "weights": [1, 0]}}, n=5)
     assert picks == [0, 1, 2, 3, 4]
     nested = values({"$choose": {"from": [{"$integer": {"min": 1, "max": 1}}, {"k": "$bool"}]}}, n=100)
     assert 1 in nested and any(isinstance(v, dict) and isinstance(v["k"], bool) for v in nested)
 
 
-def test_inc_counts_across_documents():
+def test_inc_counts_across_documents(values):
     assert values("$inc", n=4) == [0, 1, 2, 3]
     assert values({"$inc": {"start": 100, "step": -2}}, n=3) == [100, 98, 96]
     assert values({"$inc": {"start": 0.5, "step": 0.5}}, n=3) == [0.5, 1.0, 1.5]
@@ -78,13 +76,13 @@ def test_each_inc_has_its_own_counter_and_runs_restart():
     assert next(generate(template, 1, seed=1))["a"] == 0
 
 
-def test_join_casts_like_javascript():
+def test_join_casts_like_javascript(value):
     assert value({"$join": {"array": ["foo", "bar", "baz"], "sep": "-"}}) == "foo-bar-baz"
     assert value({"$join": {"array": [1, 2.5, True, None, [3, 4], 1e21]}}) == "12.5true3,41e+21"
     assert re.fullmatch(r"\d+:\d+", value({"$join": {"array": ["$natural", "$natural"], "sep": ":"}}))
 
 
-def test_pick_element_and_missing_when_out_of_range():
+def test_pick_element_and_missing_when_out_of_range(value):
     assert value({"$pick": {"array": ["green", "red", "blue"], "element": 1}}) == "red"
     assert value({"$pick": {"array": ["green", "red"]}}) == "green"
     doc = next(generate({"a": {"$pick": {"array": [1], "element": 5}}, "b": {"$pick": {"array": [1], "element": -1}}}, 1))
@@ -92,7 +90,7 @@ def test_pick_element_and_missing_when_out_of_range():
     assert value({"$pick": {"array": [{"$integer": {"min": 3, "max": 3}}], "element": 0}}) == 3
 
 
-def test_pickset_unique_elements_and_missing_when_too_many():
+def test_pickset_unique_elements_and_missing_when_too_many(values, value):
     for picked in values({"$pickset": {"array": ["a", "b", "c", "d"], "quantity": 3}}, n=50):
         assert len(picked) == 3 and len(set(picked)) == 3 and set(picked) <= {"a", "b", "c", "d"}
     assert len(value({"$pickset": {"array": [1, 2, 3]}})) == 1
@@ -101,7 +99,7 @@ def test_pickset_unique_elements_and_missing_when_too_many():
     assert len(orders) > 1
 
 
-def test_regex():
+def test_regex(value):
     assert value("$regex") == Regex(".*", "")
     made = value({"$regex": {"string": "^ab+c$", "flags": "im"}})
     assert isinstance(made, Regex) and made.pattern == "^ab+c$" and made == Regex("^ab+c$", "im")
@@ -110,14 +108,14 @@ def test_regex():
 # -- dates -------------------------------------------------------------------------
 
 
-def test_date_default_range_and_alias():
+def test_date_default_range_and_alias(values):
     dates = values("$date") + values("$datetime")
     assert all(isinstance(d, datetime) and d.tzinfo == UTC for d in dates)
     assert all(datetime(1900, 1, 1, tzinfo=UTC) <= d <= datetime(2100, 1, 1, tzinfo=UTC) for d in dates)
     assert all(d.microsecond % 1000 == 0 for d in dates)
 
 
-def test_date_min_max():
+def test_date_min_max(values):
     low, high = datetime(2015, 1, 1, tzinfo=UTC), datetime(2016, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
     dates = values({"$date": {"min": "2015-01-01", "max": "2016-12-31T23:59:59.999Z"}})
     assert all(low <= d <= high for d in dates)
@@ -126,7 +124,7 @@ def test_date_min_max():
     ] * 3
 
 
-def test_now_is_the_frozen_clock_with_a_seed_and_the_wall_clock_without():
+def test_now_is_the_frozen_clock_with_a_seed_and_the_wall_clock_without(value):
     assert value("$now") == datetime(2025, 1, 1, tzinfo=UTC)
     fixed = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
     assert next(generate({"x": "$now"}, 1, seed=1, now=fixed))["x"] == fixed
@@ -137,14 +135,14 @@ def test_now_is_the_frozen_clock_with_a_seed_and_the_wall_clock_without():
 # -- MongoDB types ------------------------------------------------------------------
 
 
-def test_objectid_and_alias():
+def test_objectid_and_alias(values):
     ids = values("$objectid", n=100) + values("$oid", n=100, seed=8)
     assert all(isinstance(i, ObjectId) for i in ids) and len(set(ids)) == 200
     assert values("$oid", n=3, seed=5) == values("$oid", n=3, seed=5)
     assert ids[0].generation_time == datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def test_binary_length_and_subtype():
+def test_binary_length_and_subtype(value):
     blob = value("$binary")
     assert isinstance(blob, Binary) and len(blob) == 10 and blob.subtype == 0
     assert all(32 < byte < 127 for byte in blob)
@@ -153,7 +151,7 @@ def test_binary_length_and_subtype():
     assert len(value({"$binary": {"length": 0}})) == 0
 
 
-def test_integer_and_aliases():
+def test_integer_and_aliases(values):
     for name in ("$integer", "$numberInt", "$number"):
         numbers = values(name)
         assert all(type(v) is int and -(2**31) <= v <= 2**31 for v in numbers)
@@ -162,14 +160,14 @@ def test_integer_and_aliases():
     assert set(bounded) == {-2, -1, 0, 1, 2}
 
 
-def test_long_and_alias():
+def test_long_and_alias(values):
     longs = values("$long") + values("$numberLong")
     assert all(isinstance(v, Int64) and -(2**53) <= v <= 2**53 for v in longs)
     big = values({"$long": {"min": 2**62, "max": 2**63 - 1}})
     assert all(isinstance(v, Int64) and 2**62 <= v <= 2**63 - 1 for v in big)
 
 
-def test_decimal_and_alias():
+def test_decimal_and_alias(values):
     for spec in ("$decimal", "$numberDecimal"):
         for d in values(spec):
             assert isinstance(d, Decimal128)
@@ -182,26 +180,26 @@ def test_decimal_and_alias():
     assert all(d.to_decimal() == d.to_decimal().to_integral_value() for d in whole)
 
 
-def test_decimal_text_drops_trailing_zeros_like_javascript():
+def test_decimal_text_drops_trailing_zeros_like_javascript(values):
     texts = {str(d) for d in values({"$decimal": {"min": 1, "max": 1.2, "fixed": 2}}, n=500)}
     assert "1.1" in texts and "1.10" not in texts and "1" in texts and "1.2" in texts
 
 
-def test_minkey_maxkey_timestamp():
+def test_minkey_maxkey_timestamp(values, value):
     assert value("$minkey") == MinKey() and value("$maxkey") == MaxKey()
     assert value({"$timestamp": {"t": 10, "i": 20}}) == Timestamp(10, 20)
     stamps = values("$timestamp")
     assert all(isinstance(t, Timestamp) for t in stamps) and len({t.time for t in stamps}) > 100
 
 
-def test_floating_and_aliases():
+def test_floating_and_aliases(values):
     for name in ("$floating", "$float", "$double"):
         numbers = values({name: {"min": -1, "max": 1}})
         assert all(isinstance(v, float) and -1 <= v <= 1 and decimals(v) <= 4 for v in numbers)
     assert all(decimals(v) <= 2 for v in values({"$float": {"min": 0, "max": 10, "fixed": 2}}))
 
 
-def test_gauss_and_normal():
+def test_gauss_and_normal(values):
     for name in ("$gauss", "$normal"):
         numbers = values({name: {"mean": 10, "dev": 2}}, n=3000)
         assert 9.8 < statistics.mean(numbers) < 10.2 and 1.8 < statistics.stdev(numbers) < 2.2
@@ -217,7 +215,7 @@ def check_pair(pair, long_lim=(-180, 180), lat_lim=(-90, 90)):
     assert decimals(pair[0]) <= 5 and decimals(pair[1]) <= 5
 
 
-def test_coordinates_and_aliases():
+def test_coordinates_and_aliases(values):
     for name in ("$coordinates", "$coord", "$coordinate"):
         for pair in values(name, n=50):
             check_pair(pair)
@@ -225,7 +223,7 @@ def test_coordinates_and_aliases():
         check_pair(pair, (-20, -19), (10, 11))
 
 
-def test_point_linestring_polygon():
+def test_point_linestring_polygon(value):
     point = value({"$point": {"long_lim": [1, 2]}})
     assert list(point) == ["type", "coordinates"] and point["type"] == "Point"
     check_pair(point["coordinates"], (1, 2))
@@ -238,7 +236,7 @@ def test_point_linestring_polygon():
     assert len(value("$polygon")["coordinates"][0]) == 4
 
 
-def test_geometries():
+def test_geometries(values, value):
     collection = value("$geometries")
     assert collection["type"] == "GeometryCollection" and len(collection["geometries"]) == 3
     kinds = {g["type"] for c in values({"$geometries": {"number": 4}}, n=30) for g in c["geometries"]}

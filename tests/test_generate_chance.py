@@ -6,14 +6,10 @@ from datetime import datetime, timezone
 import pytest
 
 from labkit.errors import TemplateError
-from labkit.generate import generate, wordlists
+from labkit.generate import wordlists
 
 UTC = timezone.utc
 NOW = datetime(2025, 1, 1, tzinfo=UTC)  # the frozen clock of seeded runs
-
-
-def values(spec, n=100, seed=11):
-    return [doc["x"] for doc in generate({"x": spec}, n, seed=seed)]
 
 
 def matches(pattern):
@@ -92,7 +88,7 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
-def test_chance_operator_shapes(name):
+def test_chance_operator_shapes(name, values):
     produced = values("$" + name)
     bad = [v for v in produced if not CHECKS[name](v)]
     assert not bad, bad[:3]
@@ -100,19 +96,19 @@ def test_chance_operator_shapes(name):
         assert len({repr(v) for v in produced}) > 20, "values should vary"
 
 
-def test_chance_timestamp_is_reachable_in_mustache():
+def test_chance_timestamp_is_reachable_in_mustache(values):
     stamps = values("{{chance.timestamp()}}")
     assert all(1 <= int(s) <= NOW.timestamp() for s in stamps)
 
 
-def test_luhn_valid_card_numbers():
+def test_luhn_valid_card_numbers(values):
     for number in values({"$cc": {"type": "Visa"}}):
         digits = [int(d) for d in number]
         checksum = sum(digits[-1::-2]) + sum(sum(divmod(2 * d, 10)) for d in digits[-2::-2])
         assert checksum % 10 == 0 and number.startswith("4") and len(number) == 16
 
 
-def test_name_options():
+def test_name_options(values):
     full = values({"$name": {"middle": True, "prefix": True, "suffix": True, "gender": "female"}}, n=50)
     for text in full:
         parts = text.split(" ")
@@ -124,7 +120,7 @@ def test_name_options():
     assert set(values({"$last": {"nationality": "jp"}})) <= set(wordlists.CHANCE["last_names"]["jp"])
 
 
-def test_text_options():
+def test_text_options(values):
     assert all(len(w) == 7 for w in values({"$word": {"length": 7}}))
     assert all(w[0].isupper() for w in values({"$word": {"capitalize": True}}))
     assert all(len(s.split(" ")) == 4 and s.endswith("?") for s in values({"$sentence": {"words": 4, "punctuation": "?"}}))
@@ -135,7 +131,7 @@ def test_text_options():
         values({"$word": {"syllables": 2, "length": 3}})
 
 
-def test_number_options():
+def test_number_options(values):
     assert all(100 <= v <= 999 for v in values({"$natural": {"numerals": 3}}))
     assert set(values({"$natural": {"min": 1, "max": 4, "exclude": [2, 3]}})) == {1, 4}
     assert all(1 <= v <= 2 and len(repr(v).split(".")[-1]) <= 2 for v in values({"$floating": {"min": 1, "max": 2, "fixed": 2}}))
@@ -148,7 +144,7 @@ def test_number_options():
     assert raw[0] == {"name": "February", "short_name": "Feb", "numeric": "02", "days": 28}
 
 
-def test_person_and_place_options():
+def test_person_and_place_options(values):
     assert all(0 <= a <= 12 for a in values({"$age": {"type": "child"}}))
     assert all(isinstance(b, str) and re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", b) for b in values({"$birthday": {"string": True}}))
     kids = values({"$birthday": {"type": "child"}})
@@ -166,7 +162,7 @@ def test_person_and_place_options():
     assert all(re.fullmatch(r"0[1-9][\d ]+", p) for p in values({"$phone": {"country": "uk", "mobile": True}}))
 
 
-def test_web_and_finance_options():
+def test_web_and_finance_options(values):
     assert all(e.endswith("@example.com") for e in values({"$email": {"domain": "example.com"}}))
     assert all(re.fullmatch(r"[a-z]{5}@.+", e) for e in values({"$email": {"length": 5}}))
     assert all(u.startswith("https://www.") and u.endswith(".png") for u in
@@ -186,10 +182,10 @@ def test_web_and_finance_options():
                for p in values({"$profession": {"rank": True}}))
 
 
-def test_euro_uses_thousands_separators():
+def test_euro_uses_thousands_separators(values):
     assert all(re.fullmatch(r"\d{1,3}(,\d{3})*(\.\d{1,2})?€", e) for e in values({"$euro": {"min": 1000, "max": 1000000}}))
 
 
-def test_unknown_chance_option_is_an_error():
+def test_unknown_chance_option_is_an_error(values):
     with pytest.raises(TemplateError, match=r"\$first has no option 'gnder' \(did you mean gender\?\)"):
         values({"$first": {"gnder": "male"}})

@@ -25,7 +25,6 @@ from bson import Binary, Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Rege
 
 from labkit.errors import TemplateError
 from labkit.generate import generate
-from tests.conftest import LABKIT
 
 
 def one(template: dict, seed: int | None = None) -> dict:
@@ -582,13 +581,19 @@ def bson_type(value) -> str:
     raise AssertionError(f"unexpected decoded value {value!r}")
 
 
-def generate_and_import(server, template, n: int, seed: int = 1) -> list[dict]:
-    """`labkit generate TEMPLATE -n N --seed S | labkit import ...`, two real processes; the stored documents."""
+@pytest.fixture
+def generate_and_import(server, labkit_exe):
+    """``generate_and_import(template, n, seed=1)``: `labkit generate TEMPLATE -n N --seed S | labkit import ...`,
+    two real processes; the stored documents."""
+    return lambda template, n, seed=1: _generate_and_import(server, labkit_exe, template, n, seed)
+
+
+def _generate_and_import(server, labkit_exe: str, template, n: int, seed: int) -> list[dict]:
     db = server.new_db_name()
-    generator = subprocess.Popen([LABKIT, "generate", json.dumps(template), "-n", str(n), "--seed", str(seed), "-q"],
+    generator = subprocess.Popen([labkit_exe, "generate", json.dumps(template), "-n", str(n), "--seed", str(seed), "-q"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        importer = subprocess.run([LABKIT, "import", "--uri", server.uri, "-d", db, "-c", "docs", "--quiet"],
+        importer = subprocess.run([labkit_exe, "import", "--uri", server.uri, "-d", db, "-c", "docs", "--quiet"],
                                   stdin=generator.stdout, capture_output=True, text=True, timeout=120)
         generator.stdout.close()
         assert generator.wait(timeout=60) == 0, generator.stderr.read().decode()
@@ -604,8 +609,8 @@ def generate_and_import(server, template, n: int, seed: int = 1) -> list[dict]:
         server.client.drop_database(db)
 
 
-def test_types_of_every_operator_through_generate_and_import(server):
-    docs = generate_and_import(server, TYPES_TEMPLATE, 50)
+def test_types_of_every_operator_through_generate_and_import(generate_and_import):
+    docs = generate_and_import(TYPES_TEMPLATE, 50)
     assert len(docs) == 50
     wrong = {}
     for doc in docs:
@@ -617,8 +622,8 @@ def test_types_of_every_operator_through_generate_and_import(server):
         f"{field}: expected {e}, stored {s} ({v!r})" for field, (e, s, v) in wrong.items())
 
 
-def test_types_inside_arrays_and_objects_through_generate_and_import(server):
-    for doc in generate_and_import(server, TYPES_TEMPLATE, 20, seed=2):
+def test_types_inside_arrays_and_objects_through_generate_and_import(generate_and_import):
+    for doc in generate_and_import(TYPES_TEMPLATE, 20, seed=2):
         assert [bson_type(v) for v in doc["array"]] == ["int"] * 3
         assert [bson_type(v) for v in doc["pickset"]] == ["string"] * 2
         assert [bson_type(v) for v in doc["coordinates"]] == ["double", "double"]
@@ -629,25 +634,25 @@ def test_types_inside_arrays_and_objects_through_generate_and_import(server):
         assert doc["coordinates_whole"] == [3, -4] and [bson_type(v) for v in doc["coordinates_whole"]] == ["int", "int"]
 
 
-def test_types_of_inc_with_half_steps_through_generate_and_import(server):
+def test_types_of_inc_with_half_steps_through_generate_and_import(generate_and_import):
     # mgeneratejs prints 0.5, 1, 1.5, 2: whole values are stored as int32.
-    docs = generate_and_import(server, {"i": {"$inc": {"start": 0.5, "step": 0.5}}}, 4)
+    docs = generate_and_import({"i": {"$inc": {"start": 0.5, "step": 0.5}}}, 4)
     assert [(d["i"], bson_type(d["i"])) for d in docs] == [(0.5, "double"), (1, "int"), (1.5, "double"), (2, "int")]
 
 
-def test_types_of_long_values_that_fit_in_32_bits_through_generate_and_import(server):
+def test_types_of_long_values_that_fit_in_32_bits_through_generate_and_import(generate_and_import):
     # mgeneratejs prints {"$numberLong": "9999"}: int64 however small. Fails while the Extended JSON
     # writer prints an Int64 that fits in 32 bits as a plain number (being fixed with the shared writer).
     template = {"numberLong": {"$numberLong": {"min": 9999, "max": 9999}}, "long_small": {"$long": {"min": 90, "max": 100}}}
-    for doc in generate_and_import(server, template, 10):
+    for doc in generate_and_import(template, 10):
         assert (bson_type(doc["numberLong"]), bson_type(doc["long_small"])) == ("long", "long")
 
 
-def test_types_of_the_fixtures_through_generate_and_import(server):
-    for doc in generate_and_import(server, FANCLUB, 100):
+def test_types_of_the_fixtures_through_generate_and_import(generate_and_import):
+    for doc in generate_and_import(FANCLUB, 100):
         assert bson_type(doc["_id"]) == "objectId" and bson_type(doc["last_login"]) == "date"
         assert bson_type(doc.get("age", 0)) == "int"
         code = doc["address"]["postal_code"]
         assert bson_type(code) in ("string", "int")
-    for doc in generate_and_import(server, FRIENDS, 20):
+    for doc in generate_and_import(FRIENDS, 20):
         assert all(bson_type(friend["phone"]) == "string" for friend in doc["friends"])

@@ -4,33 +4,29 @@ import re
 import pytest
 
 from labkit.errors import TemplateError
-from labkit.generate import generate, wordlists
+from labkit.generate import wordlists
 from labkit.generate.jsformat import number_to_string, to_string
 
 
-def values(text, n=50, seed=3):
-    return [doc["x"] for doc in generate({"x": text}, n, seed=seed)]
-
-
-def test_text_around_calls_is_kept():
+def test_text_around_calls_is_kept(values):
     for text in values("{{chance.name()}} <{{chance.email()}}>"):
         assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][A-Za-z' ]+ <[a-z]+@[a-z]+\.[a-z.]+>", text), text
 
 
-def test_results_are_always_text_written_as_javascript_would():
+def test_results_are_always_text_written_as_javascript_would(values):
     assert set(values("{{chance.integer({min: 1, max: 3})}}")) == {"1", "2", "3"}
     assert set(values("{{ chance.bool( {likelihood: 100} ) }}")) == {"true"}
     assert set(values("n={{chance.floating({min: 0.5, max: 0.5})}}")) == {"n=0.5"}
     assert all(re.fullmatch(r"\d{4}", y) for y in values("{{chance.year({'min': 2000, \"max\": 2010})}}"))
 
 
-def test_chance_functions_shadowed_by_built_ins_are_reachable():
+def test_chance_functions_shadowed_by_built_ins_are_reachable(values):
     assert all(re.fullmatch(r"-?\d+(\.\d+)?, -?\d+(\.\d+)?", v) for v in values("{{chance.coordinates()}}"))
     assert all(re.fullmatch(r"\w{3} \w{3} \d\d \d{4} \d\d:\d\d:\d\d GMT\+0000 \(Coordinated Universal Time\)", v)
                for v in values("{{chance.date()}}"))
 
 
-def test_chance_helpers_with_positional_literals():
+def test_chance_helpers_with_positional_literals(values):
     assert set(values("{{chance.pickone(['a', 'b'])}}")) == {"a", "b"}
     assert all(re.fullmatch(r"[xyz],[xyz]", v) and v[0] != v[2] for v in values('{{chance.pickset(["x", "y", "z"], 2)}}'))
     assert set(values("{{chance.weighted(['a', 'b'], [0, 1])}}")) == {"b"}
@@ -62,7 +58,7 @@ def test_chance_helpers_with_positional_literals():
         ("faker.date.month({abbr: true})", "|".join(wordlists.FAKER["months_abbr"])),
     ],
 )
-def test_faker_methods(call, pattern):
+def test_faker_methods(call, pattern, values):
     for text in values("{{" + call + "}}"):
         assert re.fullmatch(pattern, text), (call, text)
 
@@ -82,14 +78,14 @@ def test_faker_methods(call, pattern):
         "{{this.constructor}}",
     ],
 )
-def test_anything_but_a_literal_call_is_refused(text):
+def test_anything_but_a_literal_call_is_refused(text, values):
     with pytest.raises(TemplateError) as error:
         values(text, n=1)
     message = str(error.value)
     assert "mustache expression" in message and "never run as code" in message, message
 
 
-def test_unknown_functions_suggest_close_names():
+def test_unknown_functions_suggest_close_names(values):
     with pytest.raises(TemplateError, match=r"chance\.nmae is not a chance\.js function .*did you mean chance\.name"):
         values("{{chance.nmae()}}", n=1)
     with pytest.raises(TemplateError, match=r"faker\.name\.firstname is not one of .*did you mean faker\.name\.firstName"):
@@ -100,7 +96,7 @@ def test_unknown_functions_suggest_close_names():
         values("{{chance.name('female')}}", n=1)
 
 
-def test_text_without_a_complete_expression_is_literal():
+def test_text_without_a_complete_expression_is_literal(values):
     assert values("{{ not closed", n=1) == ["{{ not closed"]
     assert values("<%= code %> stays text", n=1) == ["<%= code %> stays text"]
 

@@ -16,15 +16,6 @@ from labkit.workspace import Workspace
 IDLE_MINUTES = "0.05"  # 3 s: the watchdog polls every 0.3 s
 
 
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def idle_env(clean_env):
     clean_env.setenv(idle.IDLE_ENV, IDLE_MINUTES)
@@ -39,7 +30,7 @@ def workspace(tmp_path):
         ws.down()
 
 
-def test_an_idle_lab_stops_itself_and_up_brings_it_back_with_its_data(workspace, idle_env, labkit_cli):
+def test_an_idle_lab_stops_itself_and_up_brings_it_back_with_its_data(workspace, idle_env, labkit_cli, wait_for):
     started = labkit_cli("up", "--workspace", str(workspace.path), env=idle_env)
     assert started.returncode == 0, started.stderr
     assert workspace.process_alive(idle.PROCESS)
@@ -65,7 +56,7 @@ def test_an_idle_lab_stops_itself_and_up_brings_it_back_with_its_data(workspace,
     assert not workspace.process_alive(idle.PROCESS)  # 0: no watchdog
 
 
-def test_the_lab_is_not_stopped_while_a_restore_or_import_holds_it(workspace, idle_env, labkit_cli):
+def test_the_lab_is_not_stopped_while_a_restore_or_import_holds_it(workspace, idle_env, labkit_cli, wait_for):
     assert labkit_cli("up", "--workspace", str(workspace.path), env=idle_env).returncode == 0
     with workspace.busy():
         time.sleep(3 * 3)  # three times the idle limit (3 s)

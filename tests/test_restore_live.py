@@ -7,7 +7,6 @@ options, views) or from Main's oplog, and the restore on Temp must equal it.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from bson.codec_options import CodecOptions
@@ -37,16 +36,6 @@ def db_state(client, db_name: str) -> dict:
             entry["indexes"] = sorted((dict(ix) for ix in db[name].list_indexes()), key=lambda ix: ix["name"])
         out[name] = entry
     return out
-
-
-def wait_for(predicate, timeout: float = 60, what: str = "a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +82,7 @@ def test_rename_drop_drop_database_views_and_capped_through_restore(ws):
     assert report.ok and restored["orders_v2"] == truths["changed"][1]["orders_v2"] and "orders" not in restored
 
 
-def test_restore_while_main_is_being_written(ws, monkeypatch):
+def test_restore_while_main_is_being_written(ws, monkeypatch, wait_for):
     main, backup = ws.main.client, Backup(ws)
     workload = Workload(ws)
     original_replay = Backup._replay

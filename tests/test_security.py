@@ -14,7 +14,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import OperationFailure
 
 from labkit import deploy
 from labkit.backup import Backup
@@ -32,21 +31,6 @@ from labkit.workload import Workload
 from labkit.workspace import CREDENTIALS_FILE, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
-LABKIT = str(Path(sys.executable).parent / "labkit")
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def _labkit(*args, env=None, cwd=None, timeout=120):
-    return subprocess.run([LABKIT, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture
@@ -234,7 +218,7 @@ def test_provisioned_user_before_first_listen(tmp_path):
 # --- the workspace: logins, the one command that prints a password ----------------------------
 
 
-def test_workspace_servers_refuse_anonymous_clients(fresh_lab, clean_env):
+def test_workspace_servers_refuse_anonymous_clients(fresh_lab, clean_env, labkit_cli):
     ws = fresh_lab
     port = ws.read()["deployments"]["main"]["port"]
     outcomes = _try_commands(port)
@@ -246,11 +230,11 @@ def test_workspace_servers_refuse_anonymous_clients(fresh_lab, clean_env):
     password = json.loads((ws.path / CREDENTIALS_FILE).read_text())["main"]
     assert stat.S_IMODE((ws.path / CREDENTIALS_FILE).stat().st_mode) == 0o600
     assert password not in ws.state_file.read_text()
-    status = _labkit("status", "--workspace", str(ws.path))
+    status = labkit_cli("status", "--workspace", str(ws.path))
     assert status.returncode == 0 and password not in status.stdout + status.stderr
     assert "labkit:****@" in status.stdout
 
-    shown = _labkit("uri", "main", "--workspace", str(ws.path))
+    shown = labkit_cli("uri", "main", "--workspace", str(ws.path))
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == ws.main.uri and password in shown.stdout
     assert "password" in shown.stderr and password not in shown.stderr
@@ -259,12 +243,12 @@ def test_workspace_servers_refuse_anonymous_clients(fresh_lab, clean_env):
     client.close()
 
 
-def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder, tmp_path):
+def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder, tmp_path, labkit_cli):
     ws = lab_in_open_folder
     ws.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(10)])
     Backup(ws).enable()
     Backup(ws).snapshot(progress=False)
-    export = _labkit("export", "--workspace", str(ws.path), "-d", "test", "-c", "customers",
+    export = labkit_cli("export", "--workspace", str(ws.path), "-d", "test", "-c", "customers",
                      "-o", str(ws.path / "exported.json"))
     assert export.returncode == 0, export.stderr
 
@@ -280,7 +264,7 @@ def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder,
     assert ws.main.client.test.customers.count_documents({}) == 10
 
 
-def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env):
+def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env, stop_workspace, labkit_cli):
     """up, import and export with URI targets: the password never shows in any command line (ps)."""
     main_uri, temp_uri = auth_servers
     password = main_uri.split(":")[2].split("@")[0]
@@ -300,14 +284,15 @@ def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env):
     env = dict(os.environ, CLASS_MAIN=main_uri, CLASS_TEMP=temp_uri)
     data = tmp_path / "in.json"
     data.write_text("".join(json.dumps({"_id": i, "firstname": f"n{i}"}) + "\n" for i in range(2000)))
+    stop_workspace(Workspace(tmp_path / "ws"))  # its idle watcher and capture are stopped at teardown
     try:
-        up = _labkit("up", "--workspace", str(tmp_path / "ws"), "--main-uri-env", "CLASS_MAIN",
+        up = labkit_cli("up", "--workspace", str(tmp_path / "ws"), "--main-uri-env", "CLASS_MAIN",
                      "--temp-uri-env", "CLASS_TEMP", env=env)
         assert up.returncode == 0, up.stderr
-        imported = _labkit("import", "--uri-env", "CLASS_MAIN", "-d", "psdb", "-c", "people", "--file", str(data),
+        imported = labkit_cli("import", "--uri-env", "CLASS_MAIN", "-d", "psdb", "-c", "people", "--file", str(data),
                            env=env)
         assert imported.returncode == 0, imported.stderr
-        exported = _labkit("export", "--uri-env", "CLASS_MAIN", "-d", "psdb", "-c", "people",
+        exported = labkit_cli("export", "--uri-env", "CLASS_MAIN", "-d", "psdb", "-c", "people",
                            "-o", str(tmp_path / "out.json"), env=env)
         assert exported.returncode == 0, exported.stderr
         assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o600
@@ -318,7 +303,7 @@ def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env):
         watcher.join()
         assert seen == []
         # A password typed as an argument works, with a warning.
-        typed = _labkit("export", "--uri", main_uri, "-d", "psdb", "-c", "people", "-o", str(tmp_path / "o2.json"))
+        typed = labkit_cli("export", "--uri", main_uri, "-d", "psdb", "-c", "people", "-o", str(tmp_path / "o2.json"))
         assert typed.returncode == 0 and "Warning" in typed.stderr and password not in typed.stderr
     finally:
         stop.set()
@@ -329,11 +314,11 @@ def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env):
 # --- port takeover ----------------------------------------------------------------------------
 
 
-def _impostor_on(port: int, folder) -> dict:
+def _impostor_on(port: int, folder, wait_for) -> dict:
     """A server without authentication on ``port``: the killed server's socket may linger a moment
     on a busy machine, and start_embedded then picks another port, so wait and try again."""
     for attempt in range(20):
-        _wait_for(lambda: deploy.port_is_free(port), 30, f"port {port} to be free")
+        wait_for(lambda: deploy.port_is_free(port), 60, f"port {port} to be free")
         record = deploy.start_embedded("impostor", folder / f"data{attempt}", folder / "log", port=port)
         if record["port"] == port:
             return record
@@ -341,38 +326,38 @@ def _impostor_on(port: int, folder) -> dict:
     raise AssertionError(f"could not start the impostor on port {port}")
 
 
-def test_impostor_on_mains_port_is_refused_and_main_is_followed(fresh_lab, tmp_path, clean_env):
+def test_impostor_on_mains_port_is_refused_and_main_is_followed(fresh_lab, tmp_path, clean_env, wait_for, labkit_cli):
     ws = fresh_lab
     ws.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(5)])
     Backup(ws).enable()
     Workload(ws).start(rate=20)
-    _wait_for(lambda: (Workload(ws).stats() or {}).get("acknowledged", 0) >= 10, 30, "10 inserts")
+    wait_for(lambda: (Workload(ws).stats() or {}).get("acknowledged", 0) >= 10, 60, "10 inserts")
 
     main = ws.read()["deployments"]["main"]
     ws.main.close()
     os.kill(main["pid"], signal.SIGKILL)
-    _wait_for(lambda: not deploy.embedded_alive(main), 10, "Main to die")
-    impostor = _impostor_on(main["port"], tmp_path / "impostor")
+    wait_for(lambda: not deploy.embedded_alive(main), 60, "Main to die")
+    impostor = _impostor_on(main["port"], tmp_path / "impostor", wait_for)
     try:
         fake = MongoClient(deploy.embedded_uri(impostor["port"]))
         # Workload and capture meet the impostor, fail to log in, and say so.
-        _wait_for(lambda: "refused" in str((Workload(ws).stats() or {}).get("last_error", "")), 20,
+        wait_for(lambda: "refused" in str((Workload(ws).stats() or {}).get("last_error", "")), 60,
                   "the workload to report the refusal")
         capture_state = ws.path / "backup" / "capture.json"
-        _wait_for(lambda: "refused" in str(json.loads(capture_state.read_text()).get("error")), 20,
+        wait_for(lambda: "refused" in str(json.loads(capture_state.read_text()).get("error")), 60,
                   "the capture to report the refusal")
         time.sleep(2)
         assert fake.test.customers.count_documents({}) == 0
         assert "test" not in fake.list_database_names()
         acknowledged = Workload(ws).stats()["acknowledged"]
 
-        up = _labkit("up", "--workspace", str(ws.path))
+        up = labkit_cli("up", "--workspace", str(ws.path))
         assert up.returncode == 0, up.stderr
         moved = ws.read()["deployments"]["main"]["port"]
         assert moved != main["port"]
-        _wait_for(lambda: Workload(ws).stats()["acknowledged"] >= acknowledged + 20, 60,
+        wait_for(lambda: Workload(ws).stats()["acknowledged"] >= acknowledged + 20, 60,
                   "inserts to resume on the real Main")
-        _wait_for(lambda: json.loads(capture_state.read_text()).get("tailing") is True, 30,
+        wait_for(lambda: json.loads(capture_state.read_text()).get("tailing") is True, 60,
                   "the capture to follow Main")
         assert fake.test.customers.count_documents({}) == 0
         fake.close()
@@ -386,7 +371,7 @@ def test_impostor_on_mains_port_is_refused_and_main_is_followed(fresh_lab, tmp_p
 # --- stray configuration ----------------------------------------------------------------------
 
 
-def test_stray_secantusd_toml_changes_nothing(tmp_path, clean_env):
+def test_stray_secantusd_toml_changes_nothing(tmp_path, clean_env, labkit_cli):
     cwd, home = tmp_path / "cwd", tmp_path / "home"
     (home / ".secantus").mkdir(parents=True)
     cwd.mkdir()
@@ -394,7 +379,7 @@ def test_stray_secantusd_toml_changes_nothing(tmp_path, clean_env):
     (cwd / "secantusd.toml").write_text(stray)
     (home / ".secantus" / "secantusd.toml").write_text(stray)
     env = dict(os.environ, HOME=str(home))
-    up = _labkit("up", "--workspace", str(tmp_path / "ws"), env=env, cwd=cwd)
+    up = labkit_cli("up", "--workspace", str(tmp_path / "ws"), env=env, cwd=cwd)
     ws = Workspace(tmp_path / "ws")
     try:
         assert up.returncode == 0, up.stderr
@@ -414,7 +399,7 @@ def test_stray_secantusd_toml_changes_nothing(tmp_path, clean_env):
 # --- upgrade ----------------------------------------------------------------------------------
 
 
-def test_workspace_made_without_auth_is_migrated_by_up(tmp_path, clean_env):
+def test_workspace_made_without_auth_is_migrated_by_up(tmp_path, clean_env, labkit_cli):
     """A workspace from before auth (servers running without a login) keeps its data through `up`."""
     path = tmp_path / "ws"
     path.mkdir(mode=0o700)
@@ -432,7 +417,7 @@ def test_workspace_made_without_auth_is_migrated_by_up(tmp_path, clean_env):
     ws = Workspace(path)
     try:
         assert ws.main.client.test.customers.count_documents({}) == 42  # still reachable as it was
-        result = _labkit("up", "--workspace", str(path))
+        result = labkit_cli("up", "--workspace", str(path))
         assert result.returncode == 0, result.stderr
         assert "without authentication" in result.stderr
         fresh = Workspace(path)

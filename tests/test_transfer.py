@@ -21,6 +21,7 @@ from bson.codec_options import CodecOptions
 from bson.datetime_ms import DatetimeMS
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient, monitoring
+from pymongo.errors import OperationFailure
 
 from labkit.errors import TransferError
 from labkit.transfer import ImportFailed, export_collection, import_file, pacing
@@ -461,15 +462,60 @@ def test_batches_stay_small_while_another_client_writes(server, db):
     assert len(sizes) >= 1500 // pacing.POLITE_DOCS and max(sizes) == pacing.POLITE_DOCS
 
 
-def test_batches_grow_again_after_the_other_client_stops(server, db, monkeypatch):
-    monkeypatch.setattr(pacing, "QUIET_SECONDS", 0.5)
-    other = OtherWriter(server.uri, db).__enter__()
-    threading.Timer(0.5, other.__exit__, args=(None, None, None)).start()
-    sizes = insert_batch_sizes(server.uri, db, 40000)
-    assert sizes[0] == pacing.POLITE_DOCS and max(sizes) == 1000
+class _DocsUntil:
+    """An import source that writes ``{"_id": i}`` lines until ``done`` is set (or a generous deadline passes)."""
+
+    def __init__(self, deadline_s: float = 180):
+        self.done = threading.Event()
+        self.deadline = time.monotonic() + deadline_s
+        self.next_id = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.done.is_set() or time.monotonic() > self.deadline:
+            return b""
+        chunk = []
+        for _ in range(200):
+            chunk.append(b'{"_id":%d}\n' % self.next_id)
+            self.next_id += 1
+        return b"".join(chunk)
+
+
+def test_batches_grow_again_after_the_other_client_stops(server, db, wait_for):
+    """Conditions, not clocks: the other client stops once the import has been seen polite for 20 commands,
+    and the input ends once a full batch went out (the real QUIET_SECONDS in between, however long it takes)."""
+    source = _DocsUntil()
+    sizes: list[int] = []
+    other = OtherWriter(server.uri, db)
+    stopped_at: list[int] = []  # how many batches had gone out when the other client was told to stop
+
+    class Listener(monitoring.CommandListener):
+        def started(self, event):
+            if event.command_name == "insert" and event.command.get("documents") and "n" not in event.command["documents"][0]:
+                sizes.append(len(event.command["documents"]))
+                if not stopped_at and sizes.count(pacing.POLITE_DOCS) >= 20:
+                    stopped_at.append(len(sizes))
+                    other.stop.set()
+                if len(event.command["documents"]) == 1000:
+                    source.done.set()
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    client = MongoClient(server.uri, event_listeners=[Listener()], retryWrites=False)
+    try:
+        with other:
+            wait_for(lambda: other.coll.count_documents({"n": {"$exists": True}}) > 0, what="the other client's first insert")
+            report = import_file(client, db.name, "c", source, quiet=True)
+    finally:
+        client.close()
+    assert source.done.is_set(), f"no full batch before the deadline: {len(sizes)} batches, the last {sizes[-5:]}"
+    assert report.imported == source.next_id and report.failed == 0
     first_full = sizes.index(1000)
-    assert sizes[:first_full].count(pacing.POLITE_DOCS) >= 20  # small while it wrote
-    assert other.stop.is_set()
+    assert stopped_at and first_full >= stopped_at[0]  # full only after the other client was told to stop
+    assert set(sizes[:stopped_at[0]]) == {pacing.POLITE_DOCS}  # polite the whole time it wrote
 
 
 def test_without_top_privilege_batches_are_sized_from_latency(auth_servers, tmp_path):
@@ -479,8 +525,13 @@ def test_without_top_privilege_batches_are_sized_from_latency(auth_servers, tmp_
     try:
         user_uri = main_uri.replace(main_uri.split("//")[1].split("@")[0], "writer:w-secret").replace(
             "authSource=admin", "authSource=labimport")
-        with pytest.raises(Exception):
-            MongoClient(user_uri).admin.command("top")
+        user = MongoClient(user_uri)
+        try:
+            with pytest.raises(OperationFailure) as refused:
+                user.admin.command("top")
+        finally:
+            user.close()
+        assert refused.value.code == 13, refused.value.details  # Unauthorized: the premise, not any error
         sizes = insert_batch_sizes(user_uri, admin.labimport, 1200)
         assert sizes[0] == pacing.UNKNOWN_MIN_DOCS and min(sizes[:-1]) >= pacing.UNKNOWN_MIN_DOCS
     finally:
@@ -574,11 +625,21 @@ def test_array_input_without_json_array_flag_says_so(server, db):
 
 
 # Unquoted keys ({a: 1}) are accepted, as mongoexport accepts them: see test_mongoexport_ported.py.
-@pytest.mark.parametrize("query, sort", [('{"a": 1', None), ("{a: }", None), ("[1]", None), (None, '{"a": }'),
-                                         ('{"_id": {"$oid": "zz"}}', None)])
-def test_malformed_query_or_sort(server, db, query, sort):
-    with pytest.raises(TransferError, match="query|sort"):
+@pytest.mark.parametrize("query, sort, message", [
+    ('{"a": 1', None, "error parsing query as Extended JSON: expected '}', found 'end of input' at column 8 near '{\"a\": 1'"),
+    ("{a: }", None, "error parsing query as Extended JSON: invalid character '}' looking for beginning of value "
+                    "at column 5 near '{a: }'"),
+    ("[1]", None, "error parsing query as Extended JSON: it must be a document such as {\"a\": 1}, not '[1]'"),
+    # mongoexport's words for a bad --sort (mongoexport.go getSortFromArg) say "query" too
+    (None, '{"a": }', "query '{\"a\": }' is not valid JSON: invalid character '}' looking for beginning of value "
+                      "at column 7 near '{\"a\": }'"),
+    ('{"_id": {"$oid": "zz"}}', None, "error parsing query as Extended JSON: 'zz' is not a valid ObjectId, it must be "
+                                      "a 12-byte input or a 24-character hex string"),
+])
+def test_malformed_query_or_sort(server, db, query, sort, message):
+    with pytest.raises(TransferError) as failed:
         export_collection(server.uri, db.name, "c", query=query, sort=sort, out=io.StringIO(), quiet=True)
+    assert str(failed.value) == message
 
 
 def test_bad_options(server, db):

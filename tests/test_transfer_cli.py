@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
 
 import pytest
 
@@ -37,11 +39,15 @@ def test_export_to_file_then_import_it_again_reports_duplicates(server, customer
     assert again.returncode == 0
     assert again.stderr.count("continuing through error: E11000 duplicate key") == 4
     assert again.stderr.splitlines()[-1] == "0 document(s) imported successfully. 4 document(s) failed to import."
-    # --upsertFields alone implies upsert; the file name gives the collection when -c is missing
+    # --upsertFields alone implies upsert; the file name gives the collection when -c is missing. That collection
+    # holds a stale copy of one exported document (the upsert replaces it whole) and one of its own (left alone).
+    customers.lost_records.insert_many([{"_id": 1, "firstname": "stale", "extra": True}, {"_id": 50, "own": "keep"}])
     upsert = labkit_cli("import", "--uri", server.uri, "-d", customers.name, "--upsertFields", "_id", str(out), "--quiet",
                         "--batchSize", "3")
     assert upsert.returncode == 0 and upsert.stderr == ""
-    assert customers.lost_records.count_documents({}) == 4
+    assert list(customers.lost_records.find(sort=[("_id", 1)])) == [
+        {"_id": 0, "firstname": "c0"}, {"_id": 1, "firstname": "c1"}, {"_id": 2, "firstname": "c2"},
+        {"_id": 9, "lastname": "x"}, {"_id": 50, "own": "keep"}]
 
 
 def test_malformed_line_fails_like_mongoimport(server, db, labkit_cli):
@@ -119,25 +125,109 @@ def test_workspace_target_instead_of_uri(server, labkit_cli, tmp_path, clean_env
         server.client.drop_database(temp_db)
 
 
-def test_default_workspace_when_neither_uri_nor_workspace(server, tmp_path, clean_env):
+def test_default_workspace_when_neither_uri_nor_workspace(server, tmp_path, clean_env, labkit_cli):
     """Like the other lab commands, export/import use ./.labkit/partial-recovery when it exists."""
-    import subprocess
-
     from labkit.workspace import Workspace
-    from tests.conftest import LABKIT
 
     ws = Workspace(tmp_path / ".labkit" / "partial-recovery")
     ws.up(main_uri=server.uri, temp_uri=server.uri)
     name = server.new_db_name()
     try:
         server.client[name].c.insert_many([{"_id": n} for n in range(3)])
-        result = subprocess.run([LABKIT, "export", "-d", name, "-c", "c", "--quiet"], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=60)
+        result = labkit_cli("export", "-d", name, "-c", "c", "--quiet", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert [line for line in result.stdout.splitlines()] == ['{"_id":0}', '{"_id":1}', '{"_id":2}']
-        elsewhere = subprocess.run([LABKIT, "export", "-d", name, "-c", "c"], cwd=tmp_path / ".labkit",
-                                   capture_output=True, text=True, timeout=60)
+        elsewhere = labkit_cli("export", "-d", name, "-c", "c", cwd=tmp_path / ".labkit")
         assert elsewhere.returncode == 2 and "give --uri URI" in elsewhere.stderr
     finally:
         ws.down()
         server.client.drop_database(name)
+
+
+# --- what a learner's file or collection can hold: errors counted or reported where they are -----------
+
+
+def test_malformed_csv_names_the_entry_and_line(server, db, labkit_cli):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--type", "csv", "--headerline",
+                        input='a,b\n1,2\n3,"x"y,4\n5,6\n')
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-2:] == ['Failed: read error on entry #2: line 3, column 4: extraneous " in field',
+                                               "1 document(s) imported successfully. 0 document(s) failed to import."]
+    assert list(db.c.find({}, {"_id": 0})) == [{"a": 1, "b": 2}]
+
+
+@pytest.mark.parametrize("flags, text, position", [
+    ([], '{\n\t"_id": 1\n}\n{\n\t"_id": 2,\n\t"a": [1,\n 2,,]\n}\n{"_id": 3}\n', "document #2 (line 7, column 4)"),
+    (["--jsonArray"], '[{"_id": 1},\n {"_id": 2},\n {"_id": 3, "a": tru}, {"_id": 4}]\n', "document #3 (line 3, column 18)"),
+])
+def test_error_inside_pretty_json_or_a_json_array_names_the_document(server, db, labkit_cli, flags, text, position):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", *flags, input=text)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    before = position.startswith("document #3") + 1  # the documents before the bad one are imported
+    assert result.stderr.splitlines()[-2].startswith(f"Failed: error processing {position}: Expecting value")
+    assert result.stderr.splitlines()[-1] == f"{before} document(s) imported successfully. 0 document(s) failed to import."
+    assert sorted(d["_id"] for d in db.c.find()) == list(range(1, before + 1))
+
+
+def test_duplicates_within_one_file_keep_the_first(server, db, labkit_cli):
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c",
+                        input='{"_id": 1, "v": "first"}\n{"_id": 2}\n{"_id": 1, "v": "second"}\n{"_id": 3}\n')
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("continuing through error: E11000 duplicate key") == 1
+    assert result.stderr.splitlines()[-1] == "3 document(s) imported successfully. 1 document(s) failed to import."
+    assert list(db.c.find(sort=[("_id", 1)])) == [{"_id": 1, "v": "first"}, {"_id": 2}, {"_id": 3}]
+
+
+def test_duplicates_with_several_insertion_workers(server, db, labkit_cli):
+    """Four workers, each _id four times: whichever copy lands first stays, every other one is a counted failure."""
+    text = "".join(f'{{"_id": {n % 500}, "copy": {n // 500}}}\n' for n in range(2000))
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--numInsertionWorkers", "4",
+                        "--batchSize", "100", input=text)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "500 document(s) imported successfully. 1500 document(s) failed to import."
+    assert sorted(d["_id"] for d in db.c.find()) == list(range(500))
+
+
+def test_clash_on_a_secondary_unique_index(server, db, labkit_cli):
+    db.c.create_index("email", unique=True)
+    db.c.insert_one({"_id": 0, "email": "a@x"})
+    result = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c",
+                        input='{"_id": 1, "email": "b@x"}\n{"_id": 2, "email": "a@x"}\n{"_id": 3, "email": "c@x"}\n')
+    assert result.returncode == 0, result.stderr
+    assert "continuing through error: E11000 duplicate key error" in result.stderr and "email_1" in result.stderr
+    assert result.stderr.splitlines()[-1] == "2 document(s) imported successfully. 1 document(s) failed to import."
+    assert list(db.c.find(sort=[("_id", 1)])) == [{"_id": 0, "email": "a@x"}, {"_id": 1, "email": "b@x"},
+                                                  {"_id": 3, "email": "c@x"}]
+
+
+def test_validator_rejections_and_bypass_document_validation(server, db, labkit_cli):
+    db.create_collection("c", validator={"$jsonSchema": {"required": ["email"]}})
+    text = '{"_id": 1, "email": "b@x"}\n{"_id": 2}\n{"_id": 3, "email": "c@x"}\n'
+    checked = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", input=text)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.count("continuing through error: Document failed validation") == 1
+    assert checked.stderr.splitlines()[-1] == "2 document(s) imported successfully. 1 document(s) failed to import."
+    assert sorted(d["_id"] for d in db.c.find()) == [1, 3]
+    bypassed = labkit_cli("import", "--uri", server.uri, "-d", db.name, "-c", "c", "--bypassDocumentValidation",
+                          input='{"_id": 2}\n')
+    assert bypassed.returncode == 0, bypassed.stderr
+    assert bypassed.stderr.splitlines()[-1] == "1 document(s) imported successfully. 0 document(s) failed to import."
+    assert db.c.find_one({"_id": 2}) == {"_id": 2}
+
+
+def test_export_into_a_closed_pipe_ends_quietly_as_mongoexport(server, db, labkit_exe):
+    """`labkit export ... | head -1`: the reader goes away; mongoexport (Go) dies of SIGPIPE without a word."""
+    db.c.insert_many([{"_id": n, "s": "x" * 100} for n in range(20000)])
+    proc = subprocess.Popen([labkit_exe, "export", "--uri", server.uri, "-d", db.name, "-c", "c"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == '{"_id":0,"s":"' + "x" * 100 + '"}\n'
+        proc.stdout.close()  # as head -1 does after its line
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == -signal.SIGPIPE, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert len(err.splitlines()) == 1 and err.startswith("connected to: mongodb://127.0.0.1:"), err  # no traceback

@@ -22,15 +22,6 @@ QUERY = {"firstname": {"$exists": True}}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def wait_for(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
-
-
 @pytest.fixture
 def customers(lab):
     """Main's test.customers with 300 application documents and 100 customers; Temp empty."""
@@ -89,16 +80,16 @@ def panels():
     assert not [p for p in opened if p._thread is not None and p._thread.is_alive()], "a refresh thread outlived close()"
 
 
-def test_live_counts_refreshes_until_stopped_and_records_samples(lab, customers, capsys, panels):
+def test_live_counts_refreshes_until_stopped_and_records_samples(lab, customers, capsys, panels, wait_for):
     panel = widgets.LiveCounts(lab, interval=0.2)
     panels.append(panel)
     panel.show()  # outside IPython: prints the text rendering from this (main) thread
     shown = capsys.readouterr().out
     assert "Main" in shown and "400" in shown and "100" in shown
     assert panel.running
-    assert wait_for(lambda: panel.refreshes >= 3)
+    wait_for(lambda: panel.refreshes >= 3, what="3 refreshes")
     customers.delete_many(QUERY)
-    assert wait_for(lambda: panel.sample["main"].get("customers") == 0), panel.sample
+    wait_for(lambda: panel.sample["main"].get("customers") == 0, what="a sample with no customers left on Main")
     assert 'data-labkit="main-customers">0<' in panel.widget.value
     assert capsys.readouterr().out == ""  # the thread never prints
     panel.stop()
@@ -118,13 +109,13 @@ def test_live_counts_refreshes_until_stopped_and_records_samples(lab, customers,
     assert samples[0]["main"]["customers"] == 100 and samples[-1]["main"]["customers"] == 0
 
 
-def test_closing_the_widget_ends_the_thread(lab, customers, panels):
+def test_closing_the_widget_ends_the_thread(lab, customers, panels, wait_for):
     panels += [widgets.LiveCounts(lab, interval=0.2), widgets.RecoveryTimeline(lab, interval=0.2)]
     for panel in panels:  # several panels at once
         panel.start()
-    assert wait_for(lambda: panels[0].refreshes >= 2 and panels[1].refreshes >= 1)
+    wait_for(lambda: panels[0].refreshes >= 2 and panels[1].refreshes >= 1, what="both panels to refresh")
     panels[0].widget.close()  # what the front-end's close does
-    assert wait_for(lambda: not panels[0].running, timeout=10)
+    wait_for(lambda: not panels[0].running, what="the closed panel's thread to end")
     assert panels[1].running
     panels[1].close()
     assert not panels[1].running
@@ -193,12 +184,12 @@ def test_sample_log_reads_incrementally_and_skips_partial_lines(tmp_path):
     assert reader.latest_time() == 3.0
 
 
-def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys, panels):
+def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys, panels, wait_for):
     ws = Workspace(tmp_path / "never-up")
     panel = widgets.LiveCounts(ws, interval=0.2)
     panels.append(panel)
     panel.start()
-    assert wait_for(lambda: panel.refreshes >= 2)
+    wait_for(lambda: panel.refreshes >= 2, what="2 refreshes")
     panel.stop(render=False)
     assert capsys.readouterr().out == ""
     assert "is not up" in panel.sample["main"]["error"]
@@ -207,11 +198,11 @@ def test_a_lab_that_is_not_up_is_shown_not_raised(tmp_path, capsys, panels):
     assert panel.sample["workload"] is None
 
 
-def test_workload_figures_are_sampled(lab, customers):
+def test_workload_figures_are_sampled(lab, customers, wait_for):
     workload = Workload(lab)
     workload.start(rate=50)
     try:
-        assert wait_for(lambda: (workload.stats() or {}).get("acknowledged", 0) >= 5)
+        wait_for(lambda: (workload.stats() or {}).get("acknowledged", 0) >= 5, what="5 acknowledged inserts")
         sampler = widgets.Sampler(lab)
         sample = sampler.sample()
         sampler.close()

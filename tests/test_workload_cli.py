@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 
 from labkit import deploy
 from labkit.cli.workload import STATUS_EVERY
@@ -19,23 +18,16 @@ def _stats(path) -> dict:
         return {}
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.1)
-
-
-def test_insert_stops_on_sigterm_with_a_verified_report(server, tmp_path, clean_env, labkit_exe):
+def test_insert_stops_on_sigterm_with_a_verified_report(server, tmp_path, clean_env, labkit_exe, wait_for):
     db = server.new_db_name()
     stats_file = tmp_path / "stats.json"
     proc = subprocess.Popen([labkit_exe, "insert", "--uri", server.uri, "-d", db, "-c", "app", "--rate", "25",
                              "--stats", str(stats_file), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: _stats(stats_file).get("acknowledged", 0) >= 25, 120, "25 acknowledged inserts")
+        wait_for(lambda: _stats(stats_file).get("acknowledged", 0) >= 25, 120, "25 acknowledged inserts")
         # long enough for the first status line
-        _wait_for(lambda: _stats(stats_file).get("elapsed_s", 0) >= STATUS_EVERY + 0.5, 120, "the first status line")
+        wait_for(lambda: _stats(stats_file).get("elapsed_s", 0) >= STATUS_EVERY + 0.5, 120, "the first status line")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -78,7 +70,7 @@ def test_workload_start_on_a_workspace_that_is_not_up(labkit_cli, tmp_path, clea
     assert result.returncode == 1 and "is not up" in result.stderr and "labkit up" in result.stderr
 
 
-def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env):
+def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env, wait_for):
     w = ["--workspace", str(lab.path)]
     nothing = labkit_cli("workload", "stop", *w)
     assert nothing.returncode == 1 and "No workload is running" in nothing.stderr
@@ -95,7 +87,7 @@ def test_workload_start_status_stop_on_a_lab(lab, labkit_cli, clean_env):
     assert second.returncode == 1 and "already running" in second.stderr
     assert lab.process_record(PROCESS_NAME)["pid"] == pid and Workload(lab).running()  # still one
 
-    _wait_for(lambda: (Workload(lab).stats() or {}).get("acknowledged", 0) >= 20, 120, "20 acknowledged inserts")
+    wait_for(lambda: (Workload(lab).stats() or {}).get("acknowledged", 0) >= 20, 120, "20 acknowledged inserts")
     status = labkit_cli("workload", "status", *w, "--json")
     stats = json.loads(status.stdout)
     assert stats["running"] and stats["collection"] == "orders" and stats["acknowledged"] >= 20

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -14,16 +13,6 @@ from labkit.errors import WorkloadError
 from labkit.workload import PROCESS_NAME, Workload
 from labkit.workload.loop import run_foreground
 from labkit.workload.stats import build_report
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def read_stats(path) -> dict:
@@ -50,7 +39,7 @@ def test_the_background_workload_refused_at_once_says_why(fresh_lab):
     assert not Workload(fresh_lab).running()
 
 
-def test_stop_while_retrying_reports_the_insert_in_doubt(tmp_path):
+def test_stop_while_retrying_reports_the_insert_in_doubt(tmp_path, wait_for):
     record = deploy.start_embedded("main", tmp_path / "data", tmp_path / "server.log")
     stats_file = tmp_path / "stats.json"
     stop, outcome = threading.Event(), {}
@@ -102,8 +91,7 @@ def test_stop_while_retrying_reports_the_insert_in_doubt(tmp_path):
     assert report.ok, str(report)  # one document in doubt is not a failure
 
 
-
-def test_the_workload_killed_with_sigkill_then_status_stop_and_start(fresh_lab, labkit_cli):
+def test_the_workload_killed_with_sigkill_then_status_stop_and_start(fresh_lab, labkit_cli, wait_for):
     w = ["--workspace", str(fresh_lab.path)]
     workload = Workload(fresh_lab)
     info = workload.start(rate=50)

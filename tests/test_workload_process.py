@@ -13,21 +13,11 @@ from labkit.workload import Workload
 from labkit.lab.status import lab_status
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def _acknowledged(ws) -> int:
     return (Workload(ws).stats() or {}).get("acknowledged", 0)
 
 
-def test_workload_survives_its_starter_and_a_kill_of_main(fresh_lab, labkit_cli):
+def test_workload_survives_its_starter_and_a_kill_of_main(fresh_lab, labkit_cli, wait_for):
     ws = fresh_lab
     # Started from a Python process that then exits, like a notebook kernel that is shut down.
     starter = subprocess.run(
@@ -39,13 +29,13 @@ def test_workload_survives_its_starter_and_a_kill_of_main(fresh_lab, labkit_cli)
     assert Workload(ws).running()
     record = ws.process_record(PROCESS_NAME)
     assert "mongodb://" not in " ".join(record["args"])  # the URI travels in the environment only
-    _wait_for(lambda: _acknowledged(ws) >= 20, 30, "20 acknowledged inserts")
+    wait_for(lambda: _acknowledged(ws) >= 20, 60, "20 acknowledged inserts")
 
     main = ws.read()["deployments"]["main"]
     ws.main.close()  # this object's connection would point at the old port (closing it then waits 10 s)
     os.kill(main["pid"], signal.SIGKILL)
     killed = time.monotonic()
-    _wait_for(lambda: Workload(ws).stats()["state"] == "retrying", 60, "the workload to notice the outage")
+    wait_for(lambda: Workload(ws).stats()["state"] == "retrying", 60, "the workload to notice the outage")
     before_restart = _acknowledged(ws)
     time.sleep(max(0.0, 1.5 - (time.monotonic() - killed)))
     outage_at_least = time.monotonic() - killed
@@ -59,7 +49,7 @@ def test_workload_survives_its_starter_and_a_kill_of_main(fresh_lab, labkit_cli)
         assert ws.read()["deployments"]["main"]["port"] != main["port"]
 
         # It resumes by itself, following Main to its new port.
-        _wait_for(lambda: _acknowledged(ws) >= before_restart + 20, 60, "inserts to resume after labkit up")
+        wait_for(lambda: _acknowledged(ws) >= before_restart + 20, 60, "inserts to resume after labkit up")
     assert lab_status(ws, describe=False)["workload"]["running"] is True
 
     report = Workload(ws).stop()

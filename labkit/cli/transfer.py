@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
 
 import click
 
@@ -230,6 +232,17 @@ def export_command(uri, workspace, target, db, quiet, collection, query, query_f
     except LabkitError as exc:
         _fail(str(exc))
         raise SystemExit(1) from None
+    except BrokenPipeError:  # the reader went away (`labkit export ... | head -1`)
+        _die_of_sigpipe()
+
+
+def _die_of_sigpipe() -> None:
+    """End as mongoexport does when its reader closes the pipe: killed by SIGPIPE, without a word
+    (a shell with pipefail sees 141, as for any Unix tool)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    raise SystemExit(128 + signal.SIGPIPE)  # not reached: the signal ends the process
 
 
 @click.command("import", context_settings=CONTEXT)
