@@ -7,7 +7,7 @@ of free text (server logs, driver error messages) before it is shown.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, quote_plus, unquote
 
 from labkit.errors import ConfigError
 
@@ -58,9 +58,13 @@ def mask_uri(uri: str) -> str:
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Mask credentials of any URI in ``text`` and every occurrence of the given secrets."""
+    """Mask credentials of any URI in ``text`` and every occurrence of the given secrets, also
+    percent-encoded as they stand in a connection string (``p@ss`` as ``p%40ss``)."""
     text = _CREDENTIALS_IN_TEXT.sub(r"\1****@", text)
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "****")
+            # Longest first: the plain form may be part of an encoded one.
+            for form in sorted({secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}, key=len,
+                               reverse=True):
+                text = text.replace(form, "****")
     return text

@@ -168,3 +168,12 @@ def test_embedded_server_checkpoints_every_ten_seconds(server, monkeypatch, tmp_
         assert psutil.Process(record["pid"]).environ().get("SECANTUS_CHECKPOINT_SECONDS") == "33"
     finally:
         deploy.stop_embedded(record)
+
+
+def test_redact_hides_a_password_also_percent_encoded():
+    password = "p@ss:w/o?r#d[1]%2 x"
+    text = ("auth failed for mongodb://odd:p%40ss%3Aw%2Fo%3Fr%23d%5B1%5D%252%20x@h/ "
+            "(tried p%40ss%3Aw/o%3Fr%23d%5B1%5D%252%20x, then p%40ss%3Aw%2Fo%3Fr%23d%5B1%5D%252+x, then p@ss:w/o?r#d[1]%2 x)")
+    shown = redact(text, password)
+    assert "p@ss" not in shown and "p%40ss" not in shown and shown.count("****") == 4
+    assert mask_uri(f"mongodb://odd:{'p%40ss%3Aw'}@h/") == "mongodb://odd:****@h/"

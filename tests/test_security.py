@@ -16,6 +16,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+from urllib.parse import quote, quote_plus
 import time
 import uuid
 from pathlib import Path
@@ -431,3 +432,63 @@ def test_workspace_made_without_auth_is_migrated_by_up(tmp_path, clean_env, labk
         Workspace(path).down()
         for record in records.values():
             deploy.stop_embedded(record)
+
+
+def test_a_password_with_reserved_characters_end_to_end(auth_servers, tmp_path, clean_env, stop_workspace,
+                                                        labkit_cli):
+    """A password holding @ : / ? # [ ] % and a space, percent-encoded in the URIs: up, status, import,
+    export and a refused login work or fail cleanly, and only `labkit uri` ever shows it."""
+    password = "p@ss:w/o?r#d[1]%2 x"
+    forms = {password, quote(password, safe=""), quote(password), quote_plus(password)}
+    admins = [MongoClient(uri) for uri in auth_servers]
+    uris = []
+    for admin, record in zip(admins, auth_servers.records):
+        admin.admin.command("createUser", "odd", pwd=password, roles=["root"])
+        uris.append(f"mongodb://odd:{quote(password, safe='')}@127.0.0.1:{record['port']}/"
+                    "?directConnection=true&authSource=admin")
+    env = dict(os.environ, ODD_MAIN=uris[0], ODD_TEMP=uris[1],
+               WRONG=uris[0].replace(quote(password, safe=""), quote(password + "!", safe="")))
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for process in psutil.process_iter(["cmdline"]):
+                line = " ".join(process.info["cmdline"] or [])
+                seen.extend(line for form in forms if form in line)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ws = tmp_path / "ws"
+    stop_workspace(Workspace(ws))
+    data = tmp_path / "in.json"
+    data.write_text("".join(json.dumps({"_id": i}) + "\n" for i in range(50)))
+    try:
+        results = [labkit_cli("up", "--workspace", str(ws), "--main-uri-env", "ODD_MAIN", "--temp-uri-env", "ODD_TEMP",
+                              env=env)]
+        results.append(labkit_cli("status", "--workspace", str(ws), env=env))
+        results.append(labkit_cli("import", "--uri-env", "ODD_MAIN", "-d", "odddb", "-c", "c", "--file", str(data),
+                                  env=env))
+        results.append(labkit_cli("export", "--uri-env", "ODD_MAIN", "-d", "odddb", "-c", "c",
+                                  "-o", str(tmp_path / "out.json"), env=env))
+        assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+        assert "odd:****@127.0.0.1" in results[1].stdout
+        refused = labkit_cli("export", "--uri-env", "WRONG", "-d", "odddb", "-c", "c", env=env)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        results.append(refused)
+        for result in results:
+            for form in forms | {quote(password + "!", safe=""), password + "!"}:
+                assert form not in result.stdout + result.stderr, (form, result.args)
+        shown = labkit_cli("uri", "main", "--workspace", str(ws), env=env)
+        assert shown.returncode == 0 and shown.stdout.strip() == uris[0]  # the one command that prints it
+        stop.set()
+        watcher.join()
+        assert seen == []
+    finally:
+        stop.set()
+        watcher.join()
+        for admin in admins:
+            admin.drop_database("odddb")
+            admin.admin.command("dropUser", "odd")
+            admin.close()
