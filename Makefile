@@ -10,8 +10,9 @@ STAMP  := $(VENV)/.installed
 lab: $(STAMP)
 	$(BIN)/labkit run partial-recovery
 
+# Two workers, one test file each at a time: the tests wait on servers more than they compute.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 jupyter: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
