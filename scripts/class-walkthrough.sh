@@ -23,10 +23,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== 1. the image: a wheel, installed with plain pip into a fresh venv (with the instructor extra)"
-python3 -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install --quiet --upgrade pip
-"$WORK/venv/bin/pip" wheel --quiet --no-deps -w "$WORK/wheels" "$REPO"
-"$WORK/venv/bin/pip" install --quiet "$(ls "$WORK"/wheels/labkit-*.whl)[instructor]"
+# The system's Python, as a class image has it: every user must be able to run it (not root's own).
+PYTHON=${PYTHON:-/usr/bin/python3}
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+"$WORK/venv/bin/pip" wheel --quiet --no-deps -w "$WORK/wheels" "$REPO" 2>&1 | grep -v "^WARNING: Location" || true
+"$WORK/venv/bin/pip" install --quiet "$(ls "$WORK"/wheels/labkit-*.whl)[instructor]" 2>&1 | grep -v "^WARNING: Location" || true
 "$WORK/venv/bin/labkit" --version
 chmod -R a+rX "$WORK/venv" "$WORK"
 
