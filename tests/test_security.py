@@ -265,23 +265,35 @@ def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder,
     assert ws.main.client.test.customers.count_documents({}) == 10
 
 
+class CommandLineWatch:
+    """Every command line on the machine showing one of ``needles``, sampled every 20 ms until ``stop``."""
+
+    def __init__(self, *needles: str):
+        self.needles = needles
+        self.seen: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for process in psutil.process_iter(["cmdline"]):
+                line = " ".join(process.info["cmdline"] or [])
+                self.seen.extend(line for needle in self.needles if needle in line)
+            time.sleep(0.02)
+
+    def stop(self) -> list[str]:
+        """End the watch (again is harmless); returns what was seen."""
+        self._stop.set()
+        self._thread.join()
+        return self.seen
+
+
 def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env, stop_workspace, labkit_cli):
     """up, import and export with URI targets: the password never shows in any command line (ps)."""
     main_uri, temp_uri = auth_servers
     password = main_uri.split(":")[2].split("@")[0]
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            for process in psutil.process_iter(["cmdline"]):
-                line = " ".join(process.info["cmdline"] or [])
-                if password in line:
-                    seen.append(line)
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    watch = CommandLineWatch(password)
     env = dict(os.environ, CLASS_MAIN=main_uri, CLASS_TEMP=temp_uri)
     data = tmp_path / "in.json"
     data.write_text("".join(json.dumps({"_id": i, "firstname": f"n{i}"}) + "\n" for i in range(2000)))
@@ -300,15 +312,12 @@ def test_no_password_in_the_process_list(auth_servers, tmp_path, clean_env, stop
         for result in (up, imported, exported):
             assert password not in result.stdout + result.stderr
             assert "Warning" not in result.stderr
-        stop.set()
-        watcher.join()
-        assert seen == []
+        assert watch.stop() == []
         # A password typed as an argument works, with a warning.
         typed = labkit_cli("export", "--uri", main_uri, "-d", "psdb", "-c", "people", "-o", str(tmp_path / "o2.json"))
         assert typed.returncode == 0 and "Warning" in typed.stderr and password not in typed.stderr
     finally:
-        stop.set()
-        watcher.join()
+        watch.stop()
         MongoClient(main_uri).drop_database("psdb")
 
 
@@ -448,18 +457,7 @@ def test_a_password_with_reserved_characters_end_to_end(auth_servers, tmp_path, 
                     "?directConnection=true&authSource=admin")
     env = dict(os.environ, ODD_MAIN=uris[0], ODD_TEMP=uris[1],
                WRONG=uris[0].replace(quote(password, safe=""), quote(password + "!", safe="")))
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            for process in psutil.process_iter(["cmdline"]):
-                line = " ".join(process.info["cmdline"] or [])
-                seen.extend(line for form in forms if form in line)
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    watch = CommandLineWatch(*forms)
     ws = tmp_path / "ws"
     stop_workspace(Workspace(ws))
     data = tmp_path / "in.json"
@@ -482,12 +480,9 @@ def test_a_password_with_reserved_characters_end_to_end(auth_servers, tmp_path, 
                 assert form not in result.stdout + result.stderr, (form, result.args)
         shown = labkit_cli("uri", "main", "--workspace", str(ws), env=env)
         assert shown.returncode == 0 and shown.stdout.strip() == uris[0]  # the one command that prints it
-        stop.set()
-        watcher.join()
-        assert seen == []
+        assert watch.stop() == []
     finally:
-        stop.set()
-        watcher.join()
+        watch.stop()
         for admin in admins:
             admin.drop_database("odddb")
             admin.admin.command("dropUser", "odd")
