@@ -24,7 +24,7 @@ import os
 import re
 from pathlib import Path
 
-from labkit import __version__, procs
+from labkit import __version__
 from labkit.errors import LabError, LabkitError
 from labkit.files import now_iso, parse_iso, read_json, write_atomic
 from labkit.lab import topic
@@ -100,17 +100,14 @@ def _current_step(topic_id: str, steps: dict) -> str | None:
 
 
 def _alive(ws: Workspace) -> dict:
-    """Whether the learner's deployments and application run: from the workspace's records, no connection."""
+    """Whether the learner's deployments and application run, as ``labkit status`` sees it without connecting."""
     try:
-        state = ws.read()
+        status = ws.status(describe=False)
     except Exception:  # a damaged state must not stop the check from being recorded
         return {"deployments_alive": {}, "application_running": False}
-    deployments = {name: (procs.alive(record.get("pid"), record.get("marker")) if record.get("kind") == "embedded"
-                          else bool(state.get("up")))
-                   for name, record in state.get("deployments", {}).items()}
-    workload = state.get("processes", {}).get("workload") or {}
-    return {"deployments_alive": deployments,
-            "application_running": procs.alive(workload.get("pid"), workload.get("marker"))}
+    return {"deployments_alive": {name: entry.get("running", status["up"])  # a URI deployment: as the lab is
+                                  for name, entry in status["deployments"].items()},
+            "application_running": status["processes"].get("workload", {}).get("running", False)}
 
 
 # --- the instructor's view --------------------------------------------------------------------
