@@ -27,6 +27,7 @@ from bson.timestamp import Timestamp
 
 from labkit.backup import Backup
 from labkit.backup.timespec import show_time
+from labkit.files import iso_utc
 from labkit.lab.topic import CANONICAL, COLLECTION, DB, params, recovery_query, zone_of
 from labkit.workspace import Workspace
 
@@ -183,7 +184,11 @@ class Evidence:
         first = ts_text(incident["first"])
         if any(e.get("kind") == "delete" and e.get("ts") == first for e in self.ws.events()):
             return
-        moment = incident["first"].as_datetime().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        # The entry's wall clock (milliseconds), not its ts (whole seconds): a timeline sample taken in the
+        # same second but before the delete must not look as if it came after it.
+        entry = self.oplog.find_one({"ts": incident["first"]}, projection={"wall": 1}) or {}
+        moment = iso_utc(entry["wall"]) if entry.get("wall") else incident["first"].as_datetime().strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z")
         self.ws.log_event("delete", time=moment, ts=first, count=incident["customers"])
 
     def inserts_after(self, ts: Timestamp, ids) -> dict[str, int]:
