@@ -418,11 +418,11 @@ def _wait_until_serving(proc, port: int, label: str, password: str | None = None
 
 def stop_embedded(record: dict, timeout: float = 15.0) -> None:
     if record.get("pid"):
-        procs.terminate(record["pid"], record.get("marker"), timeout=timeout)
+        procs.stop_recorded(record, timeout)
 
 
 def embedded_alive(record: dict) -> bool:
-    return procs.alive(record.get("pid"), record.get("marker"))
+    return procs.recorded_alive(record)
 
 
 # --- deployments given by URI -----------------------------------------------------------------

@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -141,3 +142,42 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def unsafe_folder(path: str | os.PathLike) -> str | None:
+    """Why another user of this machine could swap or change the folder ``path``, or None when it is safe.
+
+    ``path`` (where it exists) must be a real folder of our own, and every folder above it, up to ``/``,
+    ours or root's: none of them writable by group or others, except a sticky folder such as ``/tmp``,
+    where nobody may rename or delete what is not theirs. Symbolic links on the way must be ours or
+    root's. The same rule as OpenSSH's for the files it trusts.
+    """
+    uid = os.getuid()
+    path = Path(os.path.abspath(path))
+    try:
+        # What the path passes through as written: a link someone else made could be re-pointed.
+        for part in [path, *path.parents]:
+            try:
+                info = os.lstat(part)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if stat.S_ISLNK(info.st_mode) and info.st_uid not in (uid, 0):
+                return f"{part} is a symbolic link that belongs to another user (uid {info.st_uid})"
+        real = Path(os.path.realpath(path))
+        for part in [real, *real.parents]:
+            try:
+                info = os.lstat(part)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                continue  # nothing can be made under a file: using it fails with its own error
+            if part == real and info.st_uid != uid:
+                return f"{part} belongs to another user (uid {info.st_uid})"
+            if info.st_uid not in (uid, 0):
+                return f"{part} belongs to another user (uid {info.st_uid})"
+            if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+                return f"{part} is writable by {'others' if info.st_mode & stat.S_IWOTH else 'its group'} " \
+                       f"(mode {stat.S_IMODE(info.st_mode):04o})"
+    except OSError as exc:
+        return f"{exc.filename or path} cannot be inspected ({exc.strerror or exc})"
+    return None

@@ -43,25 +43,53 @@ def cmdline(pid: int) -> str | None:
         return None
 
 
-def alive(pid: int | None, marker: str | None = None) -> bool:
-    """True when ``pid`` runs (a zombie does not) and, if given, its command line contains ``marker``."""
-    if not pid:
+def owner(pid: int) -> int | None:
+    """The real user id ``pid`` runs as; None when it is gone."""
+    try:
+        return psutil.Process(pid).uids().real
+    except (psutil.Error, OSError):
+        return None
+
+
+def carries(args: list[str], marker: str | None) -> bool:
+    """Whether a command line ``args`` holds ``marker`` as one whole argument (an empty marker matches nothing)."""
+    return isinstance(marker, str) and bool(marker) and marker in args
+
+
+def alive(pid: int | None, marker: str | None = None, *, uid: int | None = None) -> bool:
+    """True when ``pid`` runs (a zombie does not) as user ``uid`` (default: ours) and, unless ``marker``
+    is None (a child we have just started), its command line carries ``marker`` (see ``carries``)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return marker is None or marker in " ".join(process.cmdline())
+        if process.uids().real != (os.getuid() if uid is None else uid):
+            return False
+        return marker is None or carries(process.cmdline(), marker)
     except (psutil.Error, OSError):
         return False
 
 
-def pids_with(text: str) -> list[int]:
-    """Live processes (not zombies, not this one or its ancestors) whose command line contains ``text``."""
+def recorded_alive(record: dict, *, uid: int | None = None) -> bool:
+    """The process a lab record names (``pid`` and ``marker``) still runs as ours; never without a marker."""
+    return alive(record.get("pid"), record.get("marker") or "", uid=uid)
+
+
+def stop_recorded(record: dict, timeout: float = 10.0, *, uid: int | None = None) -> bool:
+    """``terminate`` the process a lab record names, if ``recorded_alive`` accepts it."""
+    return terminate(record.get("pid"), record.get("marker") or "", timeout, uid=uid)
+
+
+def pids_with(text: str, *, uid: int | None = None) -> list[int]:
+    """Live processes of user ``uid`` (default: ours; not zombies, not this one or its ancestors) whose
+    command line contains ``text``."""
     found = []
     own = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-    for process in psutil.process_iter(["pid"]):
-        if process.pid in own:
+    uid = os.getuid() if uid is None else uid
+    for process in psutil.process_iter(["pid", "uids"]):
+        if process.pid in own or process.info["uids"] is None or process.info["uids"].real != uid:
             continue
         try:
             if process.status() != psutil.STATUS_ZOMBIE and text in " ".join(process.cmdline()):
@@ -79,9 +107,9 @@ def reap(pid: int) -> None:
         pass
 
 
-def terminate(pid: int, marker: str | None = None, timeout: float = 10.0) -> bool:
-    """SIGTERM, wait up to ``timeout`` s, then SIGKILL. Returns True if it had to kill."""
-    if not alive(pid, marker):
+def terminate(pid: int, marker: str | None = None, timeout: float = 10.0, *, uid: int | None = None) -> bool:
+    """SIGTERM, wait up to ``timeout`` s, then SIGKILL; only a process ``alive`` accepts. True if it had to kill."""
+    if not alive(pid, marker, uid=uid):
         return False
     try:
         os.kill(pid, signal.SIGTERM)
@@ -90,7 +118,7 @@ def terminate(pid: int, marker: str | None = None, timeout: float = 10.0) -> boo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reap(pid)
-        if not alive(pid, marker):
+        if not alive(pid, marker, uid=uid):
             return False
         time.sleep(0.05)
     try:
@@ -99,7 +127,7 @@ def terminate(pid: int, marker: str | None = None, timeout: float = 10.0) -> boo
         return False
     for _ in range(100):
         reap(pid)
-        if not alive(pid, marker):
+        if not alive(pid, marker, uid=uid):
             break
         time.sleep(0.05)
     return True

@@ -27,7 +27,8 @@ from pathlib import Path
 from labkit import deploy, procs
 from labkit.deploy import LABELS, Deployment
 from labkit.errors import DeploymentError, WorkspaceError
-from labkit.files import append_jsonl, make_tree_private, mkdir_private, now_iso, read_json, write_json
+from labkit.files import (append_jsonl, make_tree_private, mkdir_private, now_iso, read_json, unsafe_folder,
+                          write_json)
 from labkit.uris import mask_uri, password_of
 
 DEFAULT_TOPIC = "partial-recovery"  # the lab topic a workspace is for, unless told otherwise
@@ -69,10 +70,22 @@ class Workspace:
         return self.path / STATE_FILE
 
     def exists(self) -> bool:
+        self.require_safe()
         return self.state_file.exists()
+
+    def require_safe(self) -> None:
+        """Refuse a workspace another user could swap or change (see ``files.unsafe_folder``)."""
+        reason = unsafe_folder(self.path)
+        if reason:
+            raise WorkspaceError(
+                f"labkit does not keep a lab in {self.path}: {reason}, so another user of this machine could "
+                "replace it with their own. Use a folder only you can change (under your home folder, or "
+                "chmod go-w the folder named), with --workspace DIR or the LABKIT_WORKSPACE environment variable."
+            )
 
     def ensure_dir(self, relative: str | None = None) -> Path:
         """Create the workspace (or a folder inside it) readable by the owner only."""
+        self.require_safe()
         target = self.path / relative if relative else self.path
         try:
             mkdir_private(target)
@@ -108,21 +121,43 @@ class Workspace:
                     self._lock_file = None
 
     def read(self) -> dict:
+        self.require_safe()
         try:
             text = self.state_file.read_text()
         except FileNotFoundError:
             return {"version": STATE_VERSION, "lab": self.topic, "created": now_iso(), "up": False,
                     "deployments": {}, "processes": {}}
         try:
-            return json.loads(text)
+            state = json.loads(text)
         except json.JSONDecodeError as exc:
             raise WorkspaceError(
                 f"The workspace state {self.state_file} is damaged ({exc}). Run labkit down --purge and labkit up to start afresh."
             ) from None
+        if not isinstance(state, dict):
+            raise WorkspaceError(
+                f"The workspace state {self.state_file} is damaged (not a JSON object). "
+                "Run labkit down --purge and labkit up to start afresh."
+            )
+        self._refuse_copy(state.get("path"))
+        return state
+
+    def _refuse_copy(self, made_at) -> None:
+        """A workspace copied or moved from elsewhere names another lab's servers and passwords: never attach."""
+        if made_at is None or made_at == str(self.path):
+            return
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            if os.path.samefile(made_at, self.path):
+                return  # the same folder reached another way (a symbolic link)
+        raise WorkspaceError(
+            f"The lab workspace {self.path} was made at {made_at} and copied or moved here (a submission, a "
+            "backup). Its servers and passwords belong to that lab, so labkit does not attach to it. Delete it "
+            f"(labkit down --purge --workspace {self.path} deletes the folder and stops nothing), or move it back."
+        )
 
     def write(self, state: dict) -> None:
         """Atomic: a reader sees the old state or the new one, never half of it."""
         self.ensure_dir()
+        state["path"] = str(self.path)  # where it was made: a copy elsewhere is refused (``_refuse_copy``)
         write_json(self.state_file, state, indent=2, fsync=True)
 
     @property
@@ -344,9 +379,9 @@ class Workspace:
                 if record.get("pid") == os.getpid():  # the idle watchdog stopping the lab: it ends by itself
                     record["pid"] = None
                     continue
-                if procs.alive(record.get("pid"), record.get("marker")):
+                if procs.recorded_alive(record):
                     say(f"Stopping {name} (pid {record['pid']}) ...")
-                    procs.terminate(record["pid"], record.get("marker"), timeout=record.get("stop_timeout", 15))
+                    procs.stop_recorded(record, record.get("stop_timeout", 15))
                     done.append(f"stopped {name}")
                 record["pid"] = None
             for deployment in self._deployments.values():  # open connections slow a server's shutdown
@@ -373,9 +408,9 @@ class Workspace:
         """``down --purge`` with an unreadable state: stop whatever runs from this folder, then delete it."""
         done = []
         inside = f"{self.path}{os.sep}"  # servers' storage paths and processes' markers lie in the folder
-        for pid in procs.pids_with(inside):
+        for pid in procs.pids_with(inside):  # only our own processes: never another user's
             say(f"Stopping pid {pid} ...")
-            procs.terminate(pid, inside)
+            procs.terminate(pid)
             done.append(f"stopped pid {pid}")
         shutil.rmtree(self.path, ignore_errors=True)
         done.append(f"deleted {self.path}")
@@ -389,7 +424,7 @@ class Workspace:
         marker = f"--labkit-process={self.path}/{name}"
         with self.edit() as state:
             record = state.setdefault("processes", {}).get(name)
-            if record and procs.alive(record.get("pid"), record.get("marker")):
+            if record and procs.recorded_alive(record):
                 raise WorkspaceError(f"{name} is already running (pid {record['pid']}).")
             log = self.ensure_dir("logs") / f"{name}.log"
             proc = procs.spawn([*args, marker], log, env=self.child_env(), cwd=self.path)
@@ -405,21 +440,21 @@ class Workspace:
 
     def process_alive(self, name: str) -> bool:
         record = self.process_record(name)
-        return bool(record) and procs.alive(record.get("pid"), record.get("marker"))
+        return bool(record) and procs.recorded_alive(record)
 
     def stop_process(self, name: str, timeout: float | None = None) -> bool:
         """Stop ``name`` gracefully; False if it was not running."""
         with self.edit() as state:
             record = state.get("processes", {}).get(name)
-            if not record or not procs.alive(record.get("pid"), record.get("marker")):
+            if not record or not procs.recorded_alive(record):
                 return False
-            procs.terminate(record["pid"], record["marker"], timeout=timeout or record.get("stop_timeout", 15))
+            procs.stop_recorded(record, timeout or record.get("stop_timeout", 15))
             record["pid"] = None
             return True
 
     def _restart_processes(self, state: dict, say) -> None:
         for name, record in state.get("processes", {}).items():
-            if record.get("restart_on_up") and record.get("pid") is not None and not procs.alive(record["pid"], record.get("marker")):
+            if record.get("restart_on_up") and record.get("pid") is not None and not procs.recorded_alive(record):
                 say(f"Restarting {name} ...")
                 record["args"] = [MOVED_MODULES.get(arg, arg) for arg in record["args"]]
                 env = dict(os.environ, LABKIT_WORKSPACE=str(self.path))
@@ -478,7 +513,7 @@ class Workspace:
             result["deployments"][name] = entry
         for name, record in state.get("processes", {}).items():
             result["processes"][name] = {"pid": record.get("pid"),
-                                         "running": procs.alive(record.get("pid"), record.get("marker")),
+                                         "running": procs.recorded_alive(record),
                                          "started": record.get("started"), "log": record.get("log")}
         return result
 

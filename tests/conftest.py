@@ -12,12 +12,16 @@ and is named (then stopped), so a leak cannot hide behind a passing suite.
 """
 from __future__ import annotations
 
+import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -161,9 +165,9 @@ def _down(ws: Workspace) -> None:
         return
     # Not marked up (a test stopped it), yet a server or process of its may still run.
     leftovers = [r for r in [*state.get("deployments", {}).values(), *state.get("processes", {}).values()]
-                 if procs.alive(r.get("pid"), r.get("marker"))]
+                 if procs.recorded_alive(r)]
     for record in leftovers:
-        procs.terminate(record["pid"], record.get("marker"))
+        procs.stop_recorded(record)
     assert not leftovers, f"the workspace {ws.path} was down but still ran {[r['pid'] for r in leftovers]}"
 
 
@@ -294,6 +298,90 @@ def auth_servers(tmp_path_factory):
 
 
 # --- the session-end leak check ---------------------------------------------------------------------
+
+
+# --- other OS users --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OSUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path | None
+
+
+@pytest.fixture
+def make_os_user():
+    """Make throw-away OS users (``make_os_user(home=None)``); each is removed afterwards with whatever
+    it still runs (found by its uid, never by name). Skipped, saying why, when not root."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create other OS users (useradd) and act as them")
+    if not shutil.which("useradd") or not shutil.which("userdel"):
+        pytest.skip("useradd/userdel are not installed")
+    made: list[OSUser] = []
+
+    def make(home: Path | None = None) -> OSUser:
+        name = f"labkit-u{uuid.uuid4().hex[:8]}"
+        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", *(["-d", str(home)] if home else []), name],
+                       check=True, capture_output=True)
+        entry = pwd.getpwnam(name)
+        user = OSUser(name, entry.pw_uid, entry.pw_gid, home)
+        made.append(user)
+        if home:
+            home.mkdir(parents=True, exist_ok=True)
+            os.chown(home, user.uid, user.gid)
+            home.chmod(0o700)
+        return user
+
+    try:
+        yield make
+    finally:
+        for user in made:
+            for process in psutil.process_iter(["uids"]):
+                if process.info["uids"] and process.info["uids"].real == user.uid:
+                    procs.terminate(process.pid, uid=user.uid, timeout=5)
+            subprocess.run(["userdel", user.name], capture_output=True)
+
+
+@pytest.fixture
+def intruder(make_os_user):
+    """(uid, gid) of a throw-away OS user, removed afterwards."""
+    user = make_os_user()
+    return user.uid, user.gid
+
+
+def _as_user(user: tuple[int, int], fn, *args):
+    """Run ``fn(*args)`` in a forked child as ``user``; return its JSON-able result (or raise its error)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to the other user, never come back
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
+            payload = json.dumps({"result": fn(*args)}, default=str)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+        os.write(write_end, payload.encode())
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while chunk := pipe.read(65536):
+            chunks.append(chunk)
+    os.waitpid(pid, 0)
+    answer = json.loads(b"".join(chunks) or b'{"error": "no answer"}')
+    if "error" in answer:
+        raise AssertionError(f"as the other user: {answer['error']}")
+    return answer["result"]
+
+
+@pytest.fixture(scope="session")
+def as_user():
+    """``as_user((uid, gid), fn, *args)``: ``fn(*args)`` run in a forked child as that user, its result returned."""
+    return _as_user
 
 
 def suite_processes() -> list[psutil.Process]:

@@ -54,54 +54,6 @@ def lab_in_open_folder(open_folder):
         pass
 
 
-# --- a second OS user -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def intruder():
-    """(uid, gid) of a throw-away OS user, removed afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create a second OS user (useradd) and act as it")
-    if not shutil.which("useradd") or not shutil.which("userdel"):
-        pytest.skip("useradd/userdel are not installed")
-    name = f"labkit-intruder-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True)
-    try:
-        import pwd
-
-        entry = pwd.getpwnam(name)
-        yield entry.pw_uid, entry.pw_gid
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-
-
-def as_user(user: tuple[int, int], fn, *args):
-    """Run ``fn(*args)`` in a forked child as ``user``; return its JSON-able result (or raise its error)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the other user, never come back
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(user[1])
-            os.setuid(user[0])
-            payload = json.dumps({"result": fn(*args)}, default=str)
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-        os.write(write_end, payload.encode())
-        os._exit(0)
-    os.close(write_end)
-    chunks = []
-    with os.fdopen(read_end, "rb") as pipe:
-        while chunk := pipe.read(65536):
-            chunks.append(chunk)
-    os.waitpid(pid, 0)
-    answer = json.loads(b"".join(chunks) or b'{"error": "no answer"}')
-    if "error" in answer:
-        raise AssertionError(f"as the other user: {answer['error']}")
-    return answer["result"]
-
-
 def _try_commands(port: int) -> dict:
     """What a client without credentials gets for each command (run as the other user)."""
     client = MongoClient(deploy.embedded_uri(port), serverSelectionTimeoutMS=3000)
@@ -244,7 +196,7 @@ def test_workspace_servers_refuse_anonymous_clients(fresh_lab, clean_env, labkit
     client.close()
 
 
-def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder, tmp_path, labkit_cli):
+def test_another_user_can_neither_connect_nor_read(lab_in_open_folder, intruder, as_user, tmp_path, labkit_cli):
     ws = lab_in_open_folder
     ws.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(10)])
     Backup(ws).enable()

@@ -280,3 +280,49 @@ def test_a_lock_left_by_a_killed_process_does_not_block(fresh_lab, labkit_cli):
     with fresh_lab.edit() as state:
         state["touched"] = True
     assert fresh_lab.read()["touched"] is True
+
+
+# --- a workspace nobody else can swap, and copies ------------------------------------------------
+
+
+def test_a_workspace_others_could_swap_is_refused_before_anything_starts(tmp_path, labkit_cli):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # a shared folder without the sticky bit: anyone may rename what is in it
+    w = ["--workspace", str(shared / "partial-recovery")]
+    for command in (["up"], ["status"], ["down", "--purge"]):
+        result = labkit_cli(*command, *w)
+        assert result.returncode == 1, (command, result.stderr)
+        assert f"labkit does not keep a lab in {shared / 'partial-recovery'}: {shared} is writable by others " \
+               "(mode 0777)" in result.stderr, command
+        assert "Traceback" not in result.stderr
+    assert list(shared.iterdir()) == []  # nothing was made there
+    assert not procs.pids_with(str(shared))
+
+
+def test_a_copied_workspace_is_refused_and_its_purge_leaves_the_original_running(fresh_lab, tmp_path, labkit_cli):
+    import shutil
+
+    fresh_lab.main.client.test.kept.insert_one({"k": 1})
+    servers = [r["pid"] for r in fresh_lab.read()["deployments"].values()]
+    copy = tmp_path / "submitted" / "ws"  # as `nbgrader submit` and `collect` copy a learner's folder
+    shutil.copytree(fresh_lab.path, copy, ignore=shutil.ignore_patterns("*.sock", ".lock", ".busy"))
+    w = ["--workspace", str(copy)]
+    for command in (["status"], ["up"], ["down"]):
+        result = labkit_cli(*command, *w)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert f"was made at {fresh_lab.path} and copied or moved here" in result.stderr, command
+        assert "Traceback" not in result.stderr
+    with pytest.raises(WorkspaceError, match="copied or moved here"):
+        Workspace(copy).main
+    result = labkit_cli("down", "--purge", *w)
+    assert result.returncode == 0, result.stderr
+    assert not copy.exists()
+    assert all(procs.alive(pid) for pid in servers)  # the original lab was not touched
+    assert fresh_lab.main.client.test.kept.count_documents({}) == 1
+
+
+def test_the_same_workspace_through_a_link_is_not_a_copy(fresh_lab, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(fresh_lab.path)
+    assert Workspace(link).status()["up"] is True
