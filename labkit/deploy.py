@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pymongo
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -75,6 +76,15 @@ def connect(uri: str, purpose: str, **overrides) -> MongoClient:
     return MongoClient(uri, **{**options, **overrides})
 
 
+def close_client(client: MongoClient) -> None:
+    """``client.close()`` that never raises: closing ends the client's sessions on the server, which logs
+    in first, and a server answering that login malformed makes the driver raise a plain KeyError."""
+    try:
+        client.close()
+    except Exception:
+        client.close()  # the sessions were taken off the client before the failure: this closes the rest
+
+
 def _uri_options(uri: str) -> set[str]:
     """The option names (lower case) a connection string sets itself."""
     query = uri.partition("?")[2]
@@ -83,16 +93,39 @@ def _uri_options(uri: str) -> set[str]:
 
 def driver_error(exc: BaseException, uri: str | None = None) -> str:
     """A driver error as one short line, without the driver's topology dump and without any password."""
+    if not isinstance(exc, PyMongoError) and _raised_in_driver_login(exc):
+        return f"the server answered the login in a way no MongoDB server does ({type(exc).__name__}: {exc})"
     text = str(exc).split(", Timeout:")[0].split(", full error:")[0]
     lines = text.splitlines()
     return redact(lines[0] if lines else type(exc).__name__, password_of(uri) if uri else None)
 
 
 def auth_failed(exc: BaseException) -> bool:
-    """The server refused our login (or could not prove it knows the password): not the server we mean."""
+    """The server refused our login, could not prove it knows the password, or answered the login in a
+    way no MongoDB server does: not the server we mean."""
     if isinstance(exc, OperationFailure) and exc.code == 18:
         return True
-    return isinstance(exc, PyMongoError) and "invalid signature" in str(exc).lower()
+    if isinstance(exc, PyMongoError):
+        return "invalid signature" in str(exc).lower()
+    return _raised_in_driver_login(exc)
+
+
+_DRIVER_DIR = os.path.dirname(pymongo.__file__) + os.sep
+
+
+def _raised_in_driver_login(exc: BaseException) -> bool:
+    """A plain Python error (KeyError, ValueError...) from the driver's authentication code: pymongo
+    reads a server's SCRAM replies without checking their shape, so a malformed one (``saslStart``
+    answered ``{ok: 1, done: true}`` without ``payload``) surfaces as such an error, not a PyMongoError."""
+    if not isinstance(exc, Exception):
+        return False
+    frame = exc.__traceback__
+    while frame is not None:
+        filename = frame.tb_frame.f_code.co_filename
+        if filename.startswith(_DRIVER_DIR) and os.path.basename(filename) in ("auth.py", "auth_shared.py"):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def impostor_message(label: str, uri: str) -> str:

@@ -29,7 +29,7 @@ from pymongo.errors import PyMongoError
 
 from labkit.backup.archive import Archive, OplogWriter
 from labkit.backup.timespec import ts_from_key, ts_key, ts_str
-from labkit.deploy import auth_failed, cluster_time, connect, driver_error, impostor_message
+from labkit.deploy import auth_failed, close_client, cluster_time, connect, driver_error, impostor_message
 from labkit.files import now_iso
 from labkit.workspace import current_uri, state_stamp
 
@@ -69,7 +69,12 @@ class Capture:
             try:
                 self.tail(client)
                 failures = 0
-            except PyMongoError as exc:
+            except Exception as exc:
+                if not isinstance(exc, PyMongoError) and not auth_failed(exc):
+                    # the archive cannot be written (disk full, permissions): stop, say why
+                    self.state.update(tailing=False, error=f"capture stopped: {exc}", pid=None)
+                    self.save(force=True)
+                    raise
                 failures += 1
                 self.state["tailing"] = False
                 if auth_failed(exc):  # not the learner's Main: copy nothing from it
@@ -83,12 +88,8 @@ class Capture:
                 if self.workspace_path:
                     self.uri = current_uri(self.workspace_path) or self.uri
                     self._stamp = state_stamp(self.workspace_path)
-            except Exception as exc:  # the archive cannot be written (disk full, permissions): stop, say why
-                self.state.update(tailing=False, error=f"capture stopped: {exc}", pid=None)
-                self.save(force=True)
-                raise
             finally:
-                client.close()
+                close_client(client)
         self.writer.close()
         self.state["pid"] = None
         self.save(force=True)

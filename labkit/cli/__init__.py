@@ -13,7 +13,10 @@ import sys
 
 import click
 
+from pymongo.errors import PyMongoError
+
 from labkit import __version__
+from labkit.deploy import auth_failed, driver_error
 from labkit.errors import LabkitError
 
 FAMILIES = ("workspace", "generate", "workload", "backup", "transfer", "labs", "classroom")
@@ -25,6 +28,12 @@ class LabkitGroup(click.Group):
             return super().invoke(ctx)
         except LabkitError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            if isinstance(exc, PyMongoError) or not auth_failed(exc):
+                raise
+            # The driver's own error on a malformed login reply (a server that is not MongoDB): one line.
+            raise click.ClickException(f"Cannot log in: {driver_error(exc)}. Is the connection string the "
+                                       "server you mean?") from None
 
 
 @click.group(cls=LabkitGroup, context_settings={"help_option_names": ["-h", "--help"]})

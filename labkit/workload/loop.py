@@ -58,8 +58,10 @@ def document_id(run_id: str, seq: int) -> str:
     return f"{run_id}-{seq:09d}"
 
 
-def is_transient(exc: PyMongoError) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Network trouble, a restarting or stepping-down server, timeouts: worth retrying as is."""
+    if not isinstance(exc, PyMongoError):
+        return False
     if isinstance(exc, ConnectionFailure) or getattr(exc, "timeout", False):
         return True
     if exc.has_error_label("RetryableWriteError"):
@@ -109,11 +111,13 @@ def check_reachable(uri: str, label: str = "the server") -> None:
     client = connect(uri, serverSelectionTimeoutMS=CONNECT_CHECK_MS, connectTimeoutMS=CONNECT_CHECK_MS)
     try:
         client.admin.command("ping")
-    except PyMongoError as exc:
+    except Exception as exc:  # a PyMongoError, or what the driver raises on a malformed login reply
+        if not isinstance(exc, PyMongoError) and not deploy.auth_failed(exc):
+            raise
         raise unreachable(label, uri, exc, CONNECT_CHECK_MS // 1000,
                           "Check the host and port (is the server running? labkit up starts the lab's servers).") from None
     finally:
-        client.close()
+        deploy.close_client(client)
 
 
 # --- the insert loop ------------------------------------------------------------------------
@@ -155,7 +159,7 @@ class InsertLoop:
             reporter.join(timeout=5)
             final = self.stats.snapshot(running=False)
             self._write(final)
-            self.client.close()
+            deploy.close_client(self.client)
         return final
 
     def _loop(self, stop: threading.Event, duration: float | None) -> None:
@@ -200,9 +204,11 @@ class InsertLoop:
                     break  # an earlier attempt landed but its answer was lost: count it once
                 raise WorkloadError(f"A document with _id {doc['_id']!r} already exists: the run id "
                                     f"{self.run_id!r} was used before. Start a new run.") from None
-            except PyMongoError as exc:
+            except Exception as exc:  # a PyMongoError, or what the driver raises on a malformed login reply
+                if not isinstance(exc, PyMongoError) and not deploy.auth_failed(exc):
+                    raise
                 refused = deploy.auth_failed(exc) and self.workspace_path is not None
-                transient = is_transient(exc) or refused
+                transient = refused or is_transient(exc)
                 message = (deploy.impostor_message("Main", self.uri) if refused else driver_error(exc, self.uri))[:300]
                 if refused and not self._refused:
                     self.say(f"Refused: {message}.")
@@ -237,7 +243,7 @@ class InsertLoop:
         self._stamp = stamp
         if uri != self.uri:
             self.say(f"Main moved to {mask_uri(uri)}: reconnecting.")
-            self.client.close()
+            deploy.close_client(self.client)
             self.uri = uri
             self.client = connect(uri)
 
@@ -299,7 +305,7 @@ def run_foreground(uri: str, db: str = "test", collection: str = "customers", ra
     try:
         return build_report(final, client[db][collection])
     finally:
-        client.close()
+        deploy.close_client(client)
 
 
 def main(argv: list[str] | None = None) -> int:
