@@ -233,9 +233,16 @@ class Workspace:
     def credentials_file(self) -> Path:
         return self.path / CREDENTIALS_FILE
 
+    def _credentials(self) -> dict[str, str]:
+        """The stored passwords; a missing or damaged file holds none (``up`` then sets new ones)."""
+        stored = read_json(self.credentials_file)
+        if not isinstance(stored, dict):
+            return {}
+        return {name: value for name, value in stored.items() if isinstance(value, str) and value}
+
     def _password(self, name: str, create: bool = False) -> str:
         """The generated password of embedded ``name`` (made on first need with ``create``)."""
-        stored = read_json(self.credentials_file) or {}
+        stored = self._credentials()
         if stored.get(name):
             return stored[name]
         if not create:
@@ -244,7 +251,7 @@ class Workspace:
                 "new one (your data stays)."
             )
         with self.locked():
-            stored = read_json(self.credentials_file) or {}
+            stored = self._credentials()
             stored[name] = secrets.token_urlsafe(24)  # about 144 bits, safe in a URI as it is
             write_json(self.credentials_file, stored, fsync=True)
         return stored[name]
@@ -263,7 +270,7 @@ class Workspace:
         return password_of(uri) if record["kind"] == "embedded" else uri
 
     def _has_password(self, name: str) -> bool:
-        return bool((read_json(self.credentials_file) or {}).get(name))
+        return bool(self._credentials().get(name))
 
     def _serves_with_auth(self, name: str, record: dict) -> bool:
         """A running embedded server started with a login (older workspaces ran without)."""
@@ -295,13 +302,17 @@ class Workspace:
             legacy = any(record["kind"] == "embedded" and not record.get("auth")
                          for record in state["deployments"].values())
             try:
+                # A server whose password is no longer stored (credentials.json deleted or damaged) runs with
+                # a password nobody knows: it restarts with the new one made next.
+                lost = {name for name, record in state["deployments"].items()
+                        if record.get("kind") == "embedded" and record.get("auth") and not self._has_password(name)}
                 # Passwords first, here: making one takes the workspace's lock, which this thread holds.
                 passwords = {name: self._password(name, create=True) for name in ("main", "temp")
                              if not given[name] and state["deployments"].get(name, {}).get("kind") != "uri"}
                 # Main and Temp come up side by side: each start waits seconds for its provisioning and login.
                 with ThreadPoolExecutor(max_workers=2) as pool:
                     futures = [pool.submit(self._bring_up, name, state, given[name], envs[name], passwords.get(name),
-                                           started, say) for name in ("main", "temp")]
+                                           started, say, name in lost) for name in ("main", "temp")]
                 for future in futures:
                     future.result()  # the first failure is raised, once both have finished
             except BaseException:
@@ -318,7 +329,7 @@ class Workspace:
         return self.status()
 
     def _bring_up(self, name: str, state: dict, given: str | None, env: str, password: str | None, started: list,
-                  say) -> None:
+                  say, password_lost: bool = False) -> None:
         """Check, reconnect to or start one deployment; record it in ``state`` (and what started in ``started``)."""
         record = state["deployments"].get(name)
         if given:
@@ -336,10 +347,15 @@ class Workspace:
             }
         elif record and record["kind"] == "uri":
             deploy.check_replica_set(name, self._real_uri(name, record))
-        elif record and deploy.embedded_alive(record) and self._serves_with_auth(name, record):
+        elif (record and deploy.embedded_alive(record) and self._serves_with_auth(name, record)
+              and not password_lost):
             say(f"{LABELS[name]} is already running on port {record['port']}.")
         else:
-            if record and deploy.embedded_alive(record):
+            if record and deploy.embedded_alive(record) and password_lost:
+                say(f"{LABELS[name]}'s password is no longer in {self.credentials_file}: restarting it with a new "
+                    "password (its data stays) ...")
+                deploy.stop_embedded(record)
+            elif record and deploy.embedded_alive(record):
                 # Made before labkit required a login: restart it with one, data intact.
                 say(f"{LABELS[name]} runs without authentication: restarting it with a login "
                     "(its data stays) ...")

@@ -326,3 +326,38 @@ def test_the_same_workspace_through_a_link_is_not_a_copy(fresh_lab, tmp_path):
     link = tmp_path / "link"
     link.symlink_to(fresh_lab.path)
     assert Workspace(link).status()["up"] is True
+
+
+# --- credentials lost while the servers run (issue 23, point 6) -----------------------------------
+
+
+def test_up_after_the_credentials_were_lost_restarts_the_servers_with_new_ones(fresh_lab, labkit_cli, wait_for):
+    from labkit.workload import Workload
+
+    durable = fresh_lab.main.client.test.get_collection("customers", write_concern=WriteConcern(j=True))
+    durable.insert_many([{"firstname": f"n{i}"} for i in range(3)])
+    Workload(fresh_lab).start(rate=20)
+    wait_for(lambda: (Workload(fresh_lab).stats() or {}).get("acknowledged", 0) >= 5, what="5 inserts")
+    old = {name: r["pid"] for name, r in fresh_lab.read()["deployments"].items()}
+    (fresh_lab.path / "credentials.json").unlink()  # deleted by hand, or lost with a restored backup
+    w = ["--workspace", str(fresh_lab.path)]
+    result = labkit_cli("status", *w)
+    assert result.returncode == 0 and "password is missing" in result.stdout and "labkit up" in result.stdout
+
+    result = labkit_cli("up", *w)
+    assert result.returncode == 0, result.stderr
+    assert "already running" not in result.stderr
+    assert "new password" in result.stderr
+    ws = Workspace(fresh_lab.path)
+    state = ws.read()
+    assert all(state["deployments"][name]["pid"] != old[name] for name in old)
+    assert all(not procs.alive(pid) for pid in old.values())
+    assert ws.main.client.test.customers.count_documents({"firstname": {"$exists": True}}) == 3
+    assert ws.temp.ping()
+    result = labkit_cli("status", *w)
+    assert result.returncode == 0 and "problem" not in result.stdout, result.stdout
+    # The application logs in again with the new password and goes on.
+    acknowledged = Workload(ws).stats()["acknowledged"]
+    wait_for(lambda: Workload(ws).stats()["acknowledged"] >= acknowledged + 10, what="inserts with the new password")
+    report = Workload(ws).stop()
+    assert report.ok and report.missing == 0 and report.duplicates == 0, str(report)
