@@ -133,9 +133,10 @@ class Workspace:
             raise WorkspaceError(
                 f"The workspace state {self.state_file} is damaged ({exc}). Run labkit down --purge and labkit up to start afresh."
             ) from None
-        if not isinstance(state, dict):
+        problem = "not a JSON object" if not isinstance(state, dict) else state_problem(state)
+        if problem:
             raise WorkspaceError(
-                f"The workspace state {self.state_file} is damaged (not a JSON object). "
+                f"The workspace state {self.state_file} is damaged ({problem}). "
                 "Run labkit down --purge and labkit up to start afresh."
             )
         self._refuse_copy(state.get("path"))
@@ -532,6 +533,98 @@ class Workspace:
                                          "running": procs.recorded_alive(record),
                                          "started": record.get("started"), "log": record.get("log")}
         return result
+
+
+# --- the shape of state.json: every field labkit reads, checked before anything uses it --------------
+
+SECTIONS = ("deployments", "processes", "workload", "backup", "marks", "labrun", "steps", "idle_stop")
+
+
+def state_problem(state: dict) -> str | None:
+    """What is wrong with the shape of a workspace state (a JSON object), naming the field; None when fine."""
+    for key in SECTIONS:
+        if state.get(key) is not None and not isinstance(state[key], dict):
+            return f"{key} is {_shown(state[key])}, not an object"
+    for key in ("up",):
+        if key in state and not isinstance(state[key], bool):
+            return f"{key} is {_shown(state[key])}, not true or false"
+    if state.get("path") is not None and not isinstance(state["path"], str):
+        return f"path is {_shown(state['path'])}, not a folder name"
+    for name, record in (state.get("deployments") or {}).items():
+        problem = _deployment_problem(name, record)
+        if problem:
+            return problem
+    for name, record in (state.get("processes") or {}).items():
+        problem = _process_problem(name, record)
+        if problem:
+            return problem
+    return None
+
+
+def _deployment_problem(name: str, record) -> str | None:
+    where = f"deployments.{name}"
+    if name not in LABELS:
+        return f"{where} is not a deployment labkit makes (main or temp)"
+    if not isinstance(record, dict):
+        return f"{where} is {_shown(record)}, not an object"
+    kind = record.get("kind")
+    if kind not in ("embedded", "uri"):
+        return f"{where}.kind is {_shown(kind)}, not \"embedded\" or \"uri\""
+    if kind == "embedded":
+        port = record.get("port")
+        if not _is_int(port) or not 0 < port < 65536:
+            return f"{where}.port is {_shown(port)}, not a port number"
+        expected = {"pid": (int, type(None)), "marker": (str, type(None)), "auth": (bool, type(None)),
+                    "username": (str, type(None)), "storage": (str, type(None)), "log": (str, type(None)),
+                    "has_password": (bool, type(None))}
+    else:
+        if not isinstance(record.get("uri"), str):
+            return f"{where}.uri is {_shown(record.get('uri'))}, not a connection string"
+        expected = {"has_password": (bool, type(None)), "uri_env": (str, type(None))}
+    return _fields_problem(where, record, expected)
+
+
+def _process_problem(name: str, record) -> str | None:
+    where = f"processes.{name}"
+    if not isinstance(record, dict):
+        return f"{where} is {_shown(record)}, not an object"
+    problem = _fields_problem(where, record, {
+        "pid": (int, type(None)), "marker": (str, type(None)), "log": (str, type(None)),
+        "restart_on_up": (bool, type(None)), "stop_rank": (int, float, type(None)),
+        "stop_timeout": (int, float, type(None)), "args": (list, type(None))})
+    if problem:
+        return problem
+    if any(not isinstance(arg, str) for arg in record.get("args") or ()):
+        return f"{where}.args holds {_shown(next(a for a in record['args'] if not isinstance(a, str)))}, not text"
+    if record.get("restart_on_up") and not (record.get("args") and record.get("log")):
+        return f"{where} is restarted by labkit up but names no command (args) or log"
+    return None
+
+
+def _fields_problem(where: str, record: dict, expected: dict) -> str | None:
+    for key, types in expected.items():
+        value = record.get(key)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            wanted = " or ".join(_TYPE_NAMES[kind] for kind in types
+                                 if kind is not type(None) and not (kind is int and float in types))
+            return f"{where}.{key} is {_shown(value)}, not {wanted}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "pid" and \
+                not 0 <= value < float("inf"):
+            return f"{where}.{key} is {_shown(value)}, not a number of 0 or more"
+    return None
+
+
+_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false", list: "a list"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value) -> str:
+    """A value as it stands in the JSON file, cut short."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def state_stamp(path: str | os.PathLike) -> int | None:
