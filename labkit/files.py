@@ -9,6 +9,8 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
+import secrets
 import stat
 import threading
 from pathlib import Path
@@ -33,6 +35,26 @@ def parse_iso(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
+def temp_path_for(path: str | os.PathLike) -> Path:
+    """A fresh, unguessable name beside ``path`` for writing it atomically (``.NAME.RANDOM.tmp``), cut so that
+    it fits the file system's longest name even when ``path``'s own name is as long as allowed."""
+    path = Path(path)
+    tail = f".{secrets.token_hex(6)}.tmp"
+    try:
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    room = longest - len(os.fsencode(tail)) - 1  # the leading dot
+    name = os.fsencode(path.name)[:room].decode(errors="ignore")  # never half a UTF-8 character
+    return path.with_name(f".{name}{tail}")
+
+
+def create_private(path: str | os.PathLike) -> int:
+    """A new file at ``path``, owner-only, opened for writing; never follows or reuses what is already there
+    (a link someone placed at the name fails instead of redirecting the write)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
 def write_atomic(path: str | os.PathLike, write, *, binary: bool = False, fsync: bool = False) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
 
@@ -40,9 +62,10 @@ def write_atomic(path: str | os.PathLike, write, *, binary: bool = False, fsync:
     temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = temp_path_for(path)
+    fd = create_private(tmp)
     try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb" if binary else "w") as f:
+        with open(fd, "wb" if binary else "w") as f:
             write(f)
             if fsync:
                 f.flush()
@@ -181,3 +204,97 @@ def unsafe_folder(path: str | os.PathLike) -> str | None:
     except OSError as exc:
         return f"{exc.filename or path} cannot be inspected ({exc.strerror or exc})"
     return None
+
+
+# --- output files named by the user (--out): devices and pipes directly, regular files atomically --------
+
+# Paths that name one of this process's open descriptors: write to that descriptor, as a shell would.
+_DESCRIPTOR_PATH = re.compile(r"/dev/(?P<std>stdin|stdout|stderr)|/dev/fd/(?P<fd>\d+)|/proc/(?:self|thread-self|"
+                              r"(?P<pid>\d+))/fd/(?P<pfd>\d+)")
+_STANDARD = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+class OutputFile:
+    """Where a command writes the file a user named (``--out PATH``), as the Unix tools do.
+
+    A terminal, a device (``/dev/null``), a named pipe, or a descriptor path (``/dev/stdout``, ``/dev/fd/3``)
+    is written directly and never replaced, whoever runs it (root too). Anything else is a regular file,
+    new or replaced: written to an owner-only temporary file beside it (a name that fits however long the
+    target's name is) and renamed over it by ``commit``, so a reader sees the old file or the new one and
+    a failure leaves the old one; a link is followed to the file it names. A regular file is refused in a
+    folder another user could change (``unsafe_folder``): they could swap the file after it is written.
+
+    ``open()`` returns a text file (or binary with ``binary=True``); then ``commit()`` on success or
+    ``discard()`` on failure. Errors are OSError subclasses with a ``strerror`` a message can show; a
+    problem of the path itself raises ``OutputRefused`` (a ValueError) saying what is wrong.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.path.abspath(os.fspath(path))
+        self.direct = False  # written in place: a device, a pipe, a descriptor
+        self.target: str | None = None  # the regular file that commit() replaces
+        self.tmp: Path | None = None
+        self._file = None
+
+    def open(self, *, binary: bool = False, encoding: str = "utf-8"):
+        fd = self._open_fd()
+        mode = "wb" if binary else "w"
+        try:
+            self._file = open(fd, mode, **({} if binary else {"encoding": encoding, "newline": ""}))
+        except BaseException:
+            os.close(fd)
+            raise
+        return self._file
+
+    def _open_fd(self) -> int:
+        named = _DESCRIPTOR_PATH.fullmatch(self.path)
+        if named and named["pid"] in (None, str(os.getpid())):
+            number = _STANDARD[named["std"]] if named["std"] else int(named["fd"] or named["pfd"])
+            self.direct = True
+            return os.dup(number)  # the descriptor as it is: a file, a pipe or a terminal, its offset and mode
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise OutputRefused(f"{self.path} is a directory; give a file name")
+        if info is not None and stat.S_ISSOCK(info.st_mode):
+            raise OutputRefused(f"{self.path} is a socket, which cannot be opened as a file")
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            self.direct = True
+            return os.open(self.path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        self.target = os.path.realpath(self.path)
+        folder = os.path.dirname(self.target)
+        if not os.path.isdir(folder):
+            raise OutputRefused(f"the folder {folder} does not exist")
+        reason = unsafe_folder(folder)
+        if reason:
+            raise OutputRefused(f"{reason}, so another user of this machine could replace {self.target} "
+                                "after it is written; write it in a folder only you can change")
+        self.tmp = temp_path_for(self.target)
+        return create_private(self.tmp)
+
+    def commit(self) -> None:
+        """Make the output complete: flush (a device or pipe), or fsync and rename over the target."""
+        self._file.flush()
+        if self.tmp is None:
+            self._file.close()
+            return
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.tmp, self.target)
+        self.tmp = None
+        fsync_dir(os.path.dirname(self.target))
+
+    def discard(self) -> None:
+        """After a failure: close, and remove the temporary file (the target stays as it was)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+            self.tmp = None
+
+
+class OutputRefused(ValueError):
+    """An output path labkit will not write (a folder, a socket, a folder others may change)."""

@@ -28,6 +28,7 @@ from pymongo.errors import PyMongoError
 
 from labkit import ejson
 from labkit.errors import TransferError
+from labkit.files import OutputFile, OutputRefused
 from labkit.progress import progress_bar
 from labkit.transfer.common import Connection, logger
 from labkit.transfer.query import parse_document
@@ -87,6 +88,21 @@ def read_query_file(path) -> str:
         raise TransferError(f"error reading --queryFile {path}: {exc.strerror or exc}") from None
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _beyond_int64(value):
+    """The first integer in a parsed document that BSON cannot hold (it has 64-bit integers only), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if not -INT64_MAX - 1 <= value <= INT64_MAX else None
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for child in children:
+        found = _beyond_int64(child)
+        if found is not None:
+            return found
+    return None
+
+
 def export_collection(uri_or_client, db: str, collection: str, *, query=None, fields=None, sort=None, skip: int = 0,
                       limit: int = 0, type: str = "json", json_format: str = "relaxed", json_array: bool = False,
                       pretty: bool = False, header_line: bool = True, out=None, quiet: bool = False,
@@ -120,8 +136,17 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
         raise TransferError("--jsonArray and --pretty only apply to JSON output.")
     if skip < 0 or limit < 0:
         raise TransferError("--skip and --limit must be 0 or more.")
+    for name, value in (("--skip", skip), ("--limit", limit)):
+        if value > INT64_MAX:
+            raise TransferError(f"{name} {value} is too large: at most {INT64_MAX} (a 64-bit integer).")
     filter_doc = parse_document(query, "query") or {}
     sort_doc = parse_document(sort, "sort")
+    for name, doc in (("query", filter_doc), ("sort", sort_doc)):
+        too_large = _beyond_int64(doc)
+        if too_large is not None:
+            raise TransferError(f"error parsing {name} as Extended JSON: {too_large} does not fit in a 64-bit "
+                                f"integer (NumberLong): give a number from {-INT64_MAX - 1} to {INT64_MAX}, or a "
+                                "double such as 1e21.")
     projection = projection_for(field_names) if field_names else None
     # CSV columns: a positional "a.$" is the column "a" (the server has applied it).
     columns = [name[:-2] if name.endswith(".$") else name for name in field_names or ()]
@@ -321,56 +346,56 @@ def _write_csv(cursor, sink, fields: list[str], header_line: bool, bar) -> int:
 
 
 class _Output:
-    """Where the export goes: stdout, a caller's file object, or a path written atomically."""
+    """Where the export goes: stdout, a caller's file object, or a path (see ``files.OutputFile``: a device or
+    a pipe written directly, a regular file atomically)."""
 
     def __init__(self, out):
         self.out = out
-        self._tmp = None
-        self._file = None
+        self._output: OutputFile | None = None
 
     def __enter__(self):
         if self.out is None:
-            stream = sys.stdout
-            self._write = _writer_for(stream)
+            self._write = _writer_for(sys.stdout)
         elif isinstance(self.out, (str, os.PathLike)):
-            target = os.path.abspath(os.fspath(self.out))
-            folder = os.path.dirname(target)
-            if os.path.isdir(target):
-                raise TransferError(f"error opening output stream: {target} is a directory; give a file name with --out.")
-            if not os.path.isdir(folder):
-                raise TransferError(f"error opening output stream: the folder {folder} does not exist.")
+            self._output = OutputFile(self.out)
             try:
-                fd, self._tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+                self._write = self._output.open().write
+            except OutputRefused as exc:
+                raise TransferError(f"error opening output stream: {exc}.") from None
             except OSError as exc:
-                raise TransferError(f"error opening output stream: cannot write in {folder}: {exc.strerror}.") from None
-            os.fchmod(fd, 0o600)  # exports hold customer data: owner-only
-            self._file = os.fdopen(fd, "w", encoding="utf-8", newline="")
-            self._target = target
-            self._write = self._file.write
+                raise TransferError(f"error opening output stream {self._output.path}: "
+                                    f"{exc.strerror or exc}.") from None
         else:
             self._write = _writer_for(self.out)
         return self
 
     def write(self, text: str) -> None:
-        self._write(text)
+        if self._output is None:
+            self._write(text)  # stdout: a closed pipe is the command's to handle (it dies of SIGPIPE)
+            return
+        try:
+            self._write(text)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> TransferError:
+        kept = "" if self._output.direct else f" (nothing was written: {self._output.path} is as it was)"
+        return TransferError(f"error writing to {self._output.path}: {exc.strerror or exc}{kept}.")
 
     def __exit__(self, exc_type, exc, tb):
-        if self._file is None:
+        if self._output is None:
             flush = getattr(self.out if self.out is not None else sys.stdout, "flush", None)
             if flush:
                 flush()
             return False
+        if exc_type is not None:
+            self._output.discard()
+            return False
         try:
-            if exc_type is None:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            self._file.close()
-            if exc_type is None:
-                os.replace(self._tmp, self._target)
-                self._tmp = None
-        finally:
-            if self._tmp and os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+            self._output.commit()
+        except OSError as error:
+            self._output.discard()
+            raise self._failed(error) from None
         return False
 
 
