@@ -5,13 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test jupyter bench browser clean
+.PHONY: lab test jupyter bench browser mongosh clean
 
 lab: $(STAMP)
 	$(BIN)/labkit run partial-recovery
 
 # Two workers, one test file each at a time: the tests wait on servers more than they compute.
-test: $(STAMP) browser
+test: $(STAMP) browser mongosh
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 jupyter: $(STAMP)
@@ -23,6 +23,10 @@ bench: $(STAMP)
 # Debian's Chromium for the browser test; skipped (and the test says why) when apt is not usable.
 browser:
 	@bash scripts/ensure-chromium.sh
+
+# The real mongosh (npm) for the test of `labkit shell`; skipped (and the test says why) without npm.
+mongosh: $(STAMP)
+	@bash scripts/ensure-mongosh.sh $(VENV)/mongosh
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

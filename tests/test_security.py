@@ -14,6 +14,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 from urllib.parse import quote, quote_plus
@@ -28,6 +29,7 @@ from pymongo.errors import OperationFailure
 
 from labkit import deploy
 from labkit.backup import Backup
+from labkit.cli.workspace import SHELL_CONNECT
 from labkit.workload import Workload
 from labkit.workspace import CREDENTIALS_FILE, Workspace
 
@@ -439,3 +441,118 @@ def test_a_password_with_reserved_characters_end_to_end(auth_servers, tmp_path, 
             admin.drop_database("odddb")
             admin.admin.command("dropUser", "odd")
             admin.close()
+
+
+# --- mongosh without the password on its command line (issue 23, point 1) ---------------------------
+
+STANDIN = '''#!{python}
+"""A stand-in for mongosh: records its arguments, its environment and what descriptor 3 holds."""
+import json, os, sys
+try:
+    fd3 = os.read(3, 65536).decode()
+except OSError as exc:
+    fd3 = f"unreadable: {{exc}}"
+with open(os.environ["STANDIN_RECORD"], "w") as f:
+    json.dump({{"argv": sys.argv, "env": dict(os.environ), "fd3": fd3}}, f)
+'''
+
+
+def _real_mongosh() -> str | None:
+    """mongosh from `make mongosh` (npm, into .venv/mongosh), else one on PATH."""
+    local = REPO / ".venv" / "mongosh" / "node_modules" / ".bin" / "mongosh"
+    return str(local) if os.access(local, os.X_OK) else shutil.which("mongosh")
+
+
+def test_labkit_shell_hands_mongosh_the_connection_string_through_a_pipe(fresh_lab, tmp_path, clean_env, labkit_cli,
+                                                                       wait_for):
+    """With a stand-in that records what it is given: the password is on no command line and in no
+    environment variable; descriptor 3 carries the full connection string, read by the first --eval."""
+    ws = fresh_lab
+    password = json.loads((ws.path / CREDENTIALS_FILE).read_text())["main"]
+    standin = tmp_path / "mongosh"
+    standin.write_text(STANDIN.format(python=sys.executable))
+    standin.chmod(0o700)
+    record = tmp_path / "record.json"
+    env = dict(os.environ, STANDIN_RECORD=str(record))
+    watch = CommandLineWatch(password)
+    try:
+        shown = labkit_cli("shell", "main", "--workspace", str(ws.path), "--mongosh", str(standin), env=env)
+        assert shown.returncode == 0, shown.stderr
+        seen = json.loads(record.read_text())
+        assert seen["argv"] == [str(standin), "--nodb", "--eval", SHELL_CONNECT, "--shell"]
+        assert seen["fd3"] == ws.main.uri and password in seen["fd3"]
+        assert not [key for key, value in seen["env"].items() if password in value]
+        # Arguments after -- reach mongosh; with --eval it runs and exits (no --shell added).
+        shown = labkit_cli("shell", "temp", "-w", str(ws.path), "--", "--quiet", "--eval", "db.x.find()",
+                           env=dict(env, LABKIT_MONGOSH=str(standin)))
+        assert shown.returncode == 0, shown.stderr
+        seen = json.loads(record.read_text())
+        assert seen["argv"][1:] == ["--nodb", "--eval", SHELL_CONNECT, "--quiet", "--eval", "db.x.find()"]
+        assert seen["fd3"] == ws.temp.uri
+        assert watch.stop() == []
+    finally:
+        watch.stop()
+    # What README used to say, mongosh "$(labkit uri main)", put it where the watch sees it (so it can see).
+    old_way = CommandLineWatch(password)
+    try:
+        sleeper = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(60)",
+                                    labkit_cli("uri", "main", "-w", str(ws.path)).stdout.strip()])
+        try:
+            wait_for(lambda: old_way.seen, what="the watch to see a password given as an argument")
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+    finally:
+        old_way.stop()
+    missing = labkit_cli("shell", "main", "-w", str(ws.path), env=dict(os.environ, PATH=str(tmp_path / "empty")))
+    assert missing.returncode == 1 and "mongosh is not installed" in missing.stderr and "npm install -g mongosh" \
+        in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_labkit_shell_with_the_real_mongosh(fresh_lab, tmp_path, clean_env, labkit_cli):
+    """The real mongosh logs in, answers, and never shows the password to ps or writes it in its files."""
+    mongosh = _real_mongosh()
+    if not mongosh:
+        pytest.skip("mongosh is not installed: `make mongosh` installs it from npm into .venv/mongosh "
+                    "(the stand-in test above still checks what labkit hands it)")
+    ws = fresh_lab
+    ws.main.client.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(7)])
+    password = json.loads((ws.path / CREDENTIALS_FILE).read_text())["main"]
+    home = tmp_path / "home"  # mongosh's log, history and config land here, to be searched afterwards
+    home.mkdir(mode=0o700)
+    env = dict(os.environ, HOME=str(home), LABKIT_MONGOSH=mongosh)
+    watch = CommandLineWatch(password)
+    try:
+        counted = labkit_cli("shell", "main", "-w", str(ws.path), "--", "--quiet", "--eval",
+                             "db.customers.countDocuments({firstname: {$exists: true}})", env=env)
+        assert counted.returncode == 0, counted.stderr
+        assert counted.stdout.strip() == "7"
+        typed = labkit_cli("shell", "main", "-w", str(ws.path), "--", "--quiet", env=env,
+                           input="db.runCommand({connectionStatus: 1}).authInfo.authenticatedUsers[0].user\n"
+                                 "db.customers.insertOne({_id: 'typed'}).acknowledged\nexit\n")
+        assert typed.returncode == 0, typed.stderr
+        assert "labkit" in typed.stdout and "true" in typed.stdout
+        assert ws.main.client.test.customers.count_documents({"_id": "typed"}) == 1
+        assert watch.stop() == []
+    finally:
+        watch.stop()
+    for output in (counted, typed):
+        assert password not in output.stdout + output.stderr
+    leaked = [str(path) for path in home.rglob("*") if path.is_file() and password.encode() in path.read_bytes()]
+    assert leaked == []
+
+
+def test_no_documented_command_puts_a_password_on_a_command_line():
+    """README, docs, notebooks, lab data and every command's help: no `$(labkit uri ...)` in an argument."""
+    from click.testing import CliRunner
+
+    from labkit.cli import main
+
+    texts = {str(path): path.read_text() for pattern in ("README.md", "docs/*.md", "notebooks/**/*.ipynb",
+                                                        "labkit/data/labs/*.json", "bench/README.md")
+             for path in REPO.glob(pattern)}
+    for name, command in main.commands.items():
+        texts[f"labkit {name} --help"] = CliRunner().invoke(main, [name, "--help"]).output
+    offending = {name: re.findall(r".{0,40}\$\(labkit uri.{0,20}", text) for name, text in texts.items()}
+    assert {name: found for name, found in offending.items() if found} == {}
+    assert "labkit shell main" in texts[str(REPO / "README.md")]

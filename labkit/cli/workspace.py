@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 import click
 
@@ -110,19 +112,73 @@ def _print_status(info: dict) -> None:
 @click.argument("deployment", type=click.Choice(["main", "temp"]))
 @workspace_option
 def uri_command(deployment, workspace):
-    """Print MAIN's or TEMP's full connection string, password included (for mongosh or Compass).
+    """Print MAIN's or TEMP's full connection string, password included (for Compass).
 
     The only labkit command that ever prints a password; `labkit status` and
-    everything else mask it. Paste it, do not save it in files or notebooks:
-
-    \b
-    mongosh "$(labkit uri main)"
+    everything else mask it. Paste it into Compass's connection dialog; do not
+    save it in files or notebooks, and never pass it to a program as an
+    argument: every user of the machine can read a command line (ps). For
+    mongosh use `labkit shell main`, which keeps it off the command line.
     """
     ws = open_workspace(workspace)
     uri = ws.deployment(deployment).uri
     say(f"Warning: this connection string contains {deployment.capitalize()}'s password. Do not share it, "
-        "save it in a file or paste it into a notebook.")
+        "save it in a file, paste it into a notebook or put it on a command line (for mongosh: labkit shell "
+        f"{deployment}).")
     click.echo(uri)
 
 
-COMMANDS = [up, status, down, uri_command]
+# mongosh reads the connection string from this inherited descriptor (a pipe) in its first --eval, which
+# runs before the user's --eval and files: the password is on no command line and in no file.
+SHELL_URI_FD = 3
+SHELL_CONNECT = f"db = connect(require('fs').readFileSync({SHELL_URI_FD}, 'utf8')); void 0"
+MONGOSH_INSTALL = ("npm install -g mongosh, or the package for your system from "
+                   "https://www.mongodb.com/try/download/shell")
+
+
+@click.command(name="shell", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("deployment", type=click.Choice(["main", "temp"]), default="main")
+@workspace_option
+@click.option("--mongosh", "mongosh", metavar="PATH", envvar="LABKIT_MONGOSH",
+              help="The mongosh to run (default: mongosh on PATH; env LABKIT_MONGOSH).")
+@click.argument("mongosh_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- MONGOSH-ARGS...]")
+def shell_command(deployment, workspace, mongosh, mongosh_args):
+    """Open mongosh on MAIN (default) or TEMP, logged in, without the password on any command line.
+
+    mongosh gets the connection string through an inherited pipe, never as an
+    argument (every user of the machine can read a command line with ps) and
+    never in a file. Arguments after -- go to mongosh; with --eval or script
+    files it runs them and exits, as mongosh does:
+
+    \b
+    labkit shell main
+    labkit shell temp -- --quiet --eval 'db.customers.countDocuments()'
+
+    On Atlas the same is: mongosh "mongodb+srv://main.example.mongodb.net/"
+    --username lab (mongosh asks for the password).
+    """
+    uri = open_workspace(workspace).deployment(deployment).uri
+    program = mongosh or shutil.which("mongosh")
+    if not program or not shutil.which(program):
+        where = f"{program} is not an executable" if program else "mongosh is not installed (not found on PATH)"
+        raise ConfigError(f"{where}. Install it with {MONGOSH_INSTALL}; or give its path with --mongosh PATH.")
+    runs_scripts = any(arg in ("--eval", "-f", "--file") or arg.startswith("--eval=") or arg.startswith("--file=")
+                       or arg.endswith((".js", ".mongodb")) for arg in mongosh_args)
+    args = [program, "--nodb", "--eval", SHELL_CONNECT, *mongosh_args, *([] if runs_scripts else ["--shell"])]
+    read_end, write_end = os.pipe()
+    os.write(write_end, uri.encode())  # a few hundred bytes: the pipe holds them until mongosh reads
+    os.close(write_end)
+    if read_end != SHELL_URI_FD:
+        os.dup2(read_end, SHELL_URI_FD)
+        os.close(read_end)
+    os.set_inheritable(SHELL_URI_FD, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(shutil.which(program), args)  # mongosh takes over the terminal, Ctrl-C and the exit code
+    except OSError as exc:
+        raise ConfigError(f"Cannot run {program}: {exc.strerror or exc}. Install mongosh with {MONGOSH_INSTALL}.") \
+            from None
+
+
+COMMANDS = [up, status, down, uri_command, shell_command]
