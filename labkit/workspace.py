@@ -635,6 +635,37 @@ def state_stamp(path: str | os.PathLike) -> int | None:
         return None
 
 
+class FolderGuard:
+    """For a process that runs for hours in a workspace (the application, the capture): is the workspace
+    still the folder it started in, and still one only its owner can change?
+
+    A folder above it may become writable by others while the lab runs (a ``chmod`` on a shared folder);
+    another user could then swap the workspace for one of their own, naming their server as Main. Such a
+    process checks ``problem()`` before it follows the state or writes into the folder, and while there is
+    one it does neither (it reports in its log, which it opened at its start).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.identity = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def problem(self) -> str | None:
+        """Why the process must not use the workspace now, or None."""
+        reason = unsafe_folder(self.path)
+        if reason:
+            return f"{reason}, so another user of this machine could replace the workspace {self.path}"
+        if self._identity() != self.identity:
+            return f"{self.path} is no longer the workspace folder this process started in (moved or replaced)"
+        return None
+
+
 def current_uri(path: str | os.PathLike, name: str = "main") -> str | None:
     """Where ``name`` runs now, as the workspace at ``path`` records it; None while that cannot be read.
 

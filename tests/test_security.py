@@ -27,11 +27,12 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from labkit import deploy
+from labkit import deploy, procs
 from labkit.backup import Backup
 from labkit.cli.workspace import SHELL_CONNECT
 from labkit.workload import Workload
 from labkit.workspace import CREDENTIALS_FILE, Workspace
+from tests.conftest import down_if_up
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -556,3 +557,146 @@ def test_no_documented_command_puts_a_password_on_a_command_line():
     offending = {name: re.findall(r".{0,40}\$\(labkit uri.{0,20}", text) for name, text in texts.items()}
     assert {name: found for name, found in offending.items() if found} == {}
     assert "labkit shell main" in texts[str(REPO / "README.md")]
+
+
+# --- a shared folder: the workspace swapped for another user's (issue 23, point 3) --------------------
+
+
+def _swap_in(workspace: str, port: int, moved_to: str | None) -> list[str]:
+    """Run as the other user: (move the learner's workspace away and) put their own in its place, naming
+    their server as Main, readable and writable by all so the learner's processes could write into it."""
+    if moved_to:
+        os.rename(workspace, moved_to)
+    os.mkdir(workspace)
+    os.chmod(workspace, 0o777)
+    record = {"kind": "embedded", "port": port, "pid": None, "marker": "x", "auth": False}
+    state = {"version": 1, "lab": "partial-recovery", "up": True, "path": workspace, "processes": {},
+             "deployments": {"main": record, "temp": dict(record)}}
+    with open(os.path.join(workspace, "state.json"), "w") as f:
+        json.dump(state, f)
+    os.chmod(os.path.join(workspace, "state.json"), 0o666)
+    return sorted(os.listdir(workspace))
+
+
+def _listing(folder: str) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in Path(folder).rglob("*"))
+
+
+@pytest.fixture
+def intruder_server(make_os_user, open_folder):
+    """The other user, and "their" embedded server without a login: (user, port, client). The server is
+    started by the test (the other user cannot run this venv's Python, which may live under /root); what
+    the other user does to the learner's folders is done as them. Test folders go in ``open_folder``,
+    which the other user can reach."""
+    user = make_os_user()
+    record = deploy.start_embedded("intruder", open_folder / "intruder" / "data", open_folder / "intruder" / "log")
+    client = MongoClient(deploy.embedded_uri(record["port"]), serverSelectionTimeoutMS=5000)
+    try:
+        yield user, record["port"], client
+    finally:
+        client.close()
+        deploy.stop_embedded(record)
+
+
+def test_a_workspace_in_a_shared_folder_is_refused_before_the_other_user_can_swap_it(intruder_server, as_user,
+                                                                                     open_folder, clean_env,
+                                                                                     labkit_cli):
+    """The issue's attack, in a class share writable by everyone: the other user makes `partial-recovery/`
+    first (or swaps it in), naming their server as Main; no labkit command of the learner uses it."""
+    user, port, theirs = intruder_server
+    shared = open_folder / "class-share"
+    shared.mkdir()
+    shared.chmod(0o777)  # without the sticky bit: anyone may rename or replace what is in it
+    workspace = shared / "partial-recovery"
+    before = as_user((user.uid, user.gid), _swap_in, str(workspace), port, None)
+    w = ["--workspace", str(workspace)]
+    for command in (["up"], ["status"], ["workload", "start"], ["insert", "--duration", "2"], ["snapshot"],
+                    ["export", "-c", "customers"], ["import", "-c", "customers", "--file", "/dev/null"],
+                    ["shell", "main"], ["down"]):
+        result = labkit_cli(*command, *w)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert f"labkit does not keep a lab in {workspace}: " in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert _listing(str(workspace)) == before  # nothing of the learner's was written there
+    assert theirs.list_database_names() == ["admin", "config", "local"] or "test" not in theirs.list_database_names()
+    assert not procs.pids_with(str(workspace))
+
+
+def test_a_folder_made_unsafe_while_the_lab_runs_is_no_longer_followed(intruder_server, as_user, open_folder,
+                                                                       clean_env, wait_for, labkit_cli):
+    """The lab runs (application and capture); a folder above the workspace becomes writable by everyone and
+    the other user swaps the workspace for theirs. The application and the capture neither follow it nor
+    write into it, say so in their logs, and carry on once the folder is safe again."""
+    user, port, theirs = intruder_server
+    base = open_folder / "course"
+    base.mkdir(mode=0o755)
+    ws = Workspace(base / "partial-recovery")
+    ws.up()
+    try:
+        main = ws.main.client
+        main.test.customers.insert_many([{"firstname": f"n{i}"} for i in range(5)])
+        Backup(ws).enable()
+        Workload(ws).start(rate=20)
+        wait_for(lambda: (Workload(ws).stats() or {}).get("acknowledged", 0) >= 10, what="10 inserts")
+        moved = base / "moved-away"
+        logs = moved / "logs"  # the processes keep writing their logs through the files they opened
+
+        base.chmod(0o777)  # e.g. a `chmod -R a+w` on the course folder
+        swapped = as_user((user.uid, user.gid), _swap_in, str(ws.path), port, str(moved))
+        wait_for(lambda: "Refused: " in (logs / "workload.log").read_text(), what="the application to refuse")
+        wait_for(lambda: "refused: " in (logs / "capture.log").read_text(), what="the capture to refuse")
+        refusal = [line for line in (logs / "workload.log").read_text().splitlines() if "Refused: " in line][0]
+        assert f"{base} is writable by others (mode 0777)" in refusal or \
+            f"{ws.path} belongs to another user (uid {user.uid})" in refusal, refusal
+        # Main's storage moved with the folder (its server may fail): the application retries, and each
+        # failure is when it used to re-read the workspace and follow it. Its next status line comes 10 s on.
+        wait_for(lambda: "RETRYING" in (logs / "workload.log").read_text().split("Refused: ", 1)[1] or
+                 " acknowledged, " in (logs / "workload.log").read_text().split("Refused: ", 1)[1],
+                 what="a status line of the application after its refusal")
+        assert _listing(str(ws.path)) == swapped  # nothing written into the other user's folder
+        assert "test" not in theirs.list_database_names()
+        status = labkit_cli("status", "--workspace", str(ws.path))
+        assert status.returncode == 1 and "labkit does not keep a lab in" in status.stderr
+
+        # The folder is made safe again and the workspace put back: both carry on.
+        _put_back(ws.path, moved)
+        base.chmod(0o755)
+        logs = ws.path / "logs"
+        wait_for(lambda: "safe again" in (logs / "workload.log").read_text(), what="the application to resume")
+        wait_for(lambda: "safe again" in (logs / "capture.log").read_text(), what="the capture to resume")
+        stats_written = (ws.path / "workload" / "stats.json").stat().st_mtime
+        wait_for(lambda: (ws.path / "workload" / "stats.json").stat().st_mtime > stats_written,
+                 what="the statistics to be written again")
+        capture_state = ws.path / "backup" / "capture.json"
+        saved = capture_state.stat().st_mtime
+        wait_for(lambda: capture_state.stat().st_mtime > saved, what="the capture to write its state again")
+        assert "test" not in theirs.list_database_names()
+        for log in ("workload.log", "capture.log"):
+            assert "Traceback" not in (logs / log).read_text()
+        # (Main's server does not survive its storage being moved while it runs: the lab is restarted.)
+        assert labkit_cli("down", "--workspace", str(ws.path)).returncode == 0
+    finally:
+        base.chmod(0o755)
+        _put_back(ws.path, base / "moved-away")
+        down_if_up(ws)
+
+
+def _put_back(workspace: Path, moved: Path) -> None:
+    """Remove the other user's folder and move the learner's workspace back (when it was moved)."""
+    if moved.exists():
+        shutil.rmtree(workspace, ignore_errors=True)
+        os.rename(moved, workspace)
+
+
+def test_labkit_runs_in_a_shared_folder_is_refused(tmp_path, labkit_cli, clean_env):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    for command in (["run", "partial-recovery"], ["batch", "partial-recovery", "--grid", "customers=100,200"]):
+        result = labkit_cli(*command, cwd=shared)
+        assert result.returncode == 1, (command, result.stderr)
+        assert f"labkit does not write a run in {shared / 'labkit-runs'}" in result.stderr, result.stderr
+        assert f"{shared} is writable by others (mode 0777)" in result.stderr and "Traceback" not in result.stderr
+    result = labkit_cli("run", "partial-recovery", "--output-dir", str(shared / "mine"))
+    assert result.returncode == 1 and "labkit does not write a run in" in result.stderr
+    assert list(shared.iterdir()) == []

@@ -31,7 +31,7 @@ from labkit.backup.archive import Archive, OplogWriter
 from labkit.backup.timespec import ts_from_key, ts_key, ts_str
 from labkit.deploy import auth_failed, close_client, cluster_time, connect, driver_error, impostor_message
 from labkit.files import now_iso
-from labkit.workspace import current_uri, state_stamp
+from labkit.workspace import FolderGuard, current_uri, state_stamp
 
 HEARTBEAT_SECONDS = 0.5
 AWAIT_MS = 200  # an empty poll at least this often: restores waiting for the capture see progress soon
@@ -56,6 +56,8 @@ class Capture:
         self._last_save = 0.0
         self._stamp = state_stamp(workspace_path) if workspace_path else None
         self._checked = time.monotonic()
+        self._guard = FolderGuard(workspace_path) if workspace_path else None
+        self._unsafe: str | None = None  # why the workspace may not be used now (see _workspace_unsafe)
 
     def log(self, message: str) -> None:
         print(f"{now_iso()} capture: {message}", flush=True)
@@ -65,6 +67,9 @@ class Capture:
         self.save(force=True)
         failures = 0
         while not self.stopping:
+            if self._workspace_unsafe():
+                time.sleep(RETRY_SECONDS)
+                continue
             client = connect(self.uri, "capture")
             try:
                 self.tail(client)
@@ -127,6 +132,8 @@ class Capture:
                     continue
                 if not payload:
                     continue
+                if self._workspace_unsafe():  # checked before every write: the folder could have been swapped
+                    return
                 count, _first, last_key = self.writer.append(payload)
                 self.position = max(self.position, last_key)
                 self.state["last"] = ts_str(ts_from_key(last_key))
@@ -136,11 +143,24 @@ class Capture:
         finally:
             cursor.close()
 
+    def _workspace_unsafe(self) -> bool:
+        """Another user could have swapped the workspace folder (see workspace.FolderGuard): then copy nothing
+        into it and follow nothing it says, until it is safe again; say so once, in the log."""
+        problem = self._guard.problem() if self._guard else None
+        if problem != self._unsafe:
+            self._unsafe = problem
+            self.log(f"refused: {problem}; copying nothing into it until that is fixed" if problem else
+                     "the workspace folder is safe again: capturing")
+        return problem is not None
+
     def _main_moved(self) -> bool:
-        """The workspace's state changed and names another Main URI (checked at most once a second)."""
+        """The workspace's state changed and names another Main URI, or the workspace may no longer be used
+        (checked at most once a second): either way, leave the cursor."""
         if not self.workspace_path or time.monotonic() - self._checked < CHECK_WORKSPACE_SECONDS:
             return False
         self._checked = time.monotonic()
+        if self._workspace_unsafe():
+            return True
         stamp = state_stamp(self.workspace_path)
         if stamp == self._stamp:
             return False
@@ -157,6 +177,8 @@ class Capture:
     def save(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_save < HEARTBEAT_SECONDS:
+            return
+        if self._workspace_unsafe():
             return
         self._last_save = now
         self.state["heartbeat"] = now_iso()

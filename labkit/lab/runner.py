@@ -30,7 +30,7 @@ from pathlib import Path
 
 from labkit import procs
 from labkit.errors import LabError, LabkitError
-from labkit.files import mkdir_private, private_umask, write_json
+from labkit.files import mkdir_private, private_umask, unsafe_folder, write_json
 from labkit.lab import checks, notebooks, topic
 from labkit.uris import password_of, redact
 from labkit.workspace import DEFAULT_TOPIC, Workspace
@@ -151,6 +151,16 @@ def default_output_dir(topic_id: str) -> Path:
     return Path.cwd() / "labkit-runs" / f"{topic_id}-{stamp}"
 
 
+def refuse_unsafe_output(out: Path) -> None:
+    """The executed notebooks hold the learner's answers and the workspace under them runs the lab: never
+    in a folder another user could swap (labkit-runs/ in a shared folder, see ``files.unsafe_folder``)."""
+    reason = unsafe_folder(out)
+    if reason:
+        raise LabError(f"labkit does not write a run in {out}: {reason}, so another user of this machine could "
+                       "replace it. Run from a folder only you can change (under your home folder), or give "
+                       "--output-dir DIR there.")
+
+
 @private_umask()  # the executed notebooks, logs and answers, and everything the kernels write: owner-only
 def run_lab(topic_id: str = DEFAULT_TOPIC, params: dict | None = None, output_dir=None, workspace=None,
             progress=None, timeout: float = 1800) -> RunResult:
@@ -158,6 +168,7 @@ def run_lab(topic_id: str = DEFAULT_TOPIC, params: dict | None = None, output_di
     lab_topic = topic.topic(topic_id)
     params = dict(params or {})
     out = Path(output_dir) if output_dir else default_output_dir(topic_id)
+    refuse_unsafe_output(out)
     ws = Workspace(workspace if workspace else out / "workspace")
     if ws.exists():
         raise LabError(f"The workspace {ws.path} is not fresh (it holds a lab already). Choose another --workspace, "
@@ -350,6 +361,7 @@ def run_batch(topic_id: str = DEFAULT_TOPIC, grid: dict | None = None, fixed: di
     coerce_params({**fixed, **{name: values[0] for name, values in grid.items()}}, topic_id)  # names checked up front
     out = Path(output_dir) if output_dir else default_output_dir(topic_id).with_name(
         default_output_dir(topic_id).name + "-batch")
+    refuse_unsafe_output(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

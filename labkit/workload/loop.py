@@ -36,7 +36,7 @@ from labkit.errors import ConfigError, LabkitError, WorkloadError
 from labkit.files import write_json
 from labkit.uris import mask_uri, validate_uri
 from labkit.workload.stats import RunStats, WorkloadReport, build_report, format_status
-from labkit.workspace import current_uri, state_stamp
+from labkit.workspace import FolderGuard, current_uri, state_stamp
 
 DEFAULT_RATE = 10.0
 MAX_RATE = 100_000.0
@@ -141,6 +141,8 @@ class InsertLoop:
         self._uri_checked = time.monotonic()
         self._stamp = state_stamp(workspace_path) if workspace_path else None
         self._refused = False  # the server at our URI refused our login (an impostor on Main's port)
+        self._guard = FolderGuard(workspace_path) if workspace_path else None
+        self._unsafe: str | None = None  # why the workspace folder may not be used now (see _workspace_unsafe)
         self._done = threading.Event()  # tells the stats writer that the run is over
 
     @property
@@ -234,6 +236,8 @@ class InsertLoop:
         if not self.workspace_path or time.monotonic() - self._uri_checked < REREAD_URI_EVERY_S:
             return
         self._uri_checked = time.monotonic()
+        if self._workspace_unsafe():
+            return
         stamp = state_stamp(self.workspace_path)
         if stamp == self._stamp and not after_error:
             return
@@ -256,8 +260,19 @@ class InsertLoop:
                 last_line = time.monotonic()
                 self.say(format_status(snapshot))
 
+    def _workspace_unsafe(self) -> bool:
+        """Another user could have swapped the workspace folder (see workspace.FolderGuard): then neither
+        follow its state nor write in it, and say so once; the Main we are logged in to stays ours."""
+        problem = self._guard.problem() if self._guard else None
+        if problem != self._unsafe:
+            self._unsafe = problem
+            self.say(f"Refused: {problem}. Not following the workspace or writing in it until that is fixed "
+                     "(the inserts go on into the Main already logged in to)." if problem else
+                     "The workspace folder is safe again: following it and writing statistics.")
+        return problem is not None
+
     def _write(self, snapshot: dict) -> None:
-        if self.stats_path:
+        if self.stats_path and not self._workspace_unsafe():
             try:
                 write_json(self.stats_path, snapshot)
             except OSError as exc:  # a full disk must not stop the application itself
