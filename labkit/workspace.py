@@ -384,6 +384,8 @@ class Workspace:
             raise WorkspaceError(f"There is no lab workspace at {self.path}: nothing to stop.")
         done = []
         with self.locked():
+            if purge:
+                self._refuse_purge_of_running_nested()
             try:
                 state = self.read()
             except WorkspaceError:
@@ -420,6 +422,16 @@ class Workspace:
             else:
                 self.write(state)
         return done
+
+    def _refuse_purge_of_running_nested(self) -> None:
+        """Deleting this folder would delete any other workspace inside it and leave its servers running."""
+        for folder, _dirs, files in os.walk(self.path):
+            # Its servers' storage and its processes' markers lie in its folder.
+            if folder != str(self.path) and STATE_FILE in files and procs.pids_with(f"{folder}{os.sep}"):
+                raise WorkspaceError(
+                    f"{self.path} holds another lab workspace that is running, {folder}: stop it first with "
+                    f"labkit down --workspace {folder} (nothing was stopped or deleted)."
+                )
 
     def _purge_damaged(self, say) -> list[str]:
         """``down --purge`` with an unreadable state: stop whatever runs from this folder, then delete it."""

@@ -361,3 +361,54 @@ def test_up_after_the_credentials_were_lost_restarts_the_servers_with_new_ones(f
     wait_for(lambda: Workload(ws).stats()["acknowledged"] >= acknowledged + 10, what="inserts with the new password")
     report = Workload(ws).stop()
     assert report.ok and report.missing == 0 and report.duplicates == 0, str(report)
+
+
+# --- down --purge touches only what is ours and this workspace's (issue 23, point 4) ---------------------
+
+
+def test_down_purge_of_a_damaged_state_leaves_another_users_process_alone(fresh_lab, make_os_user, labkit_cli):
+    """Another user's process carrying the workspace's path in its arguments (anyone may start one) is not
+    ours to stop: the purge stops the lab's own servers, deletes the folder, and says nothing went wrong."""
+    other = make_os_user()
+    theirs = subprocess.Popen(["/bin/sh", "-c", "sleep 600", f"{fresh_lab.path}/main/data"], user=other.uid,
+                              group=other.gid, stdin=subprocess.DEVNULL)
+    try:
+        servers = [r["pid"] for r in fresh_lab.read()["deployments"].values()]
+        fresh_lab.state_file.write_text("[1, 2")  # damaged: the purge falls back to finding processes by path
+        result = labkit_cli("down", "--purge", "--workspace", str(fresh_lab.path))
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr and f"pid {theirs.pid}" not in result.stderr
+        for pid in servers:
+            _wait_dead(pid)
+        assert not fresh_lab.path.exists()
+        assert theirs.poll() is None and procs.alive(theirs.pid, uid=other.uid)
+    finally:
+        theirs.kill()
+        theirs.wait()
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["readable state", "damaged state"])
+def test_down_purge_refuses_a_folder_holding_another_running_workspace(tmp_path, clean_env, stop_workspace,
+                                                                       labkit_cli, damaged):
+    outer = Workspace(tmp_path / "course")
+    inner = Workspace(tmp_path / "course" / "runs" / "ws")  # e.g. a run's workspace inside another lab's folder
+    stop_workspace(inner)
+    stop_workspace(outer)
+    outer.up()
+    inner.up()
+    inner.main.client.test.kept.insert_one({"k": 1})
+    if damaged:
+        outer.state_file.write_text("{")
+    result = labkit_cli("down", "--purge", "--workspace", str(outer.path))
+    assert result.returncode == 1, result.stderr
+    assert f"{outer.path} holds another lab workspace that is running, {inner.path}: stop it first with " \
+           f"labkit down --workspace {inner.path}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert inner.status(describe=False)["deployments"]["main"]["running"]
+    assert inner.main.client.test.kept.count_documents({}) == 1
+    if not damaged:  # nothing of the outer lab was stopped either
+        assert all(procs.alive(r["pid"]) for r in outer.read()["deployments"].values())
+    inner.down()
+    result = labkit_cli("down", "--purge", "--workspace", str(outer.path))
+    assert result.returncode == 0, result.stderr
+    assert not outer.path.exists()
