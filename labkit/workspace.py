@@ -555,7 +555,7 @@ SECTIONS = ("deployments", "processes", "workload", "backup", "marks", "labrun",
 def state_problem(state: dict) -> str | None:
     """What is wrong with the shape of a workspace state (a JSON object), naming the field; None when fine."""
     for key in SECTIONS:
-        if state.get(key) is not None and not isinstance(state[key], dict):
+        if key in state and not isinstance(state[key], dict):
             return f"{key} is {_shown(state[key])}, not an object"
     for key in ("up",):
         if key in state and not isinstance(state[key], bool):

@@ -103,6 +103,36 @@ def _beyond_int64(value):
     return None
 
 
+def _refuse_unsendable(name: str, doc) -> None:
+    """A parsed --query or --sort that BSON cannot carry (a number beyond 64 bits, a NUL in a key) is the
+    user's to fix: say which, before connecting."""
+    too_large = _beyond_int64(doc)
+    if too_large is not None:
+        raise TransferError(f"error parsing {name} as Extended JSON: {too_large} does not fit in a 64-bit "
+                            f"integer (NumberLong): give a number from {-INT64_MAX - 1} to {INT64_MAX}, or a "
+                            "double such as 1e21.")
+    try:
+        bson.encode(doc or {})
+    except (bson.errors.BSONError, TypeError, ValueError, OverflowError) as exc:
+        raise TransferError(f"error parsing {name} as Extended JSON: it cannot be sent to the server ({exc}).") \
+            from None
+
+
+def _sort_orders(sort_doc: dict | None) -> dict | None:
+    """--sort as the driver takes it: 1 / -1 (1.0 counts as 1), a name such as "text", or {"$meta": ...}."""
+    if not sort_doc:
+        return sort_doc
+    orders = {}
+    for key, value in sort_doc.items():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, str, dict)):
+            raise TransferError(f"invalid sort specification: {key!r} is {value!r}; sort orders are 1 (ascending) "
+                                "or -1 (descending).")
+        orders[key] = value
+    return orders
+
+
 def export_collection(uri_or_client, db: str, collection: str, *, query=None, fields=None, sort=None, skip: int = 0,
                       limit: int = 0, type: str = "json", json_format: str = "relaxed", json_array: bool = False,
                       pretty: bool = False, header_line: bool = True, out=None, quiet: bool = False,
@@ -141,12 +171,9 @@ def export_collection(uri_or_client, db: str, collection: str, *, query=None, fi
             raise TransferError(f"{name} {value} is too large: at most {INT64_MAX} (a 64-bit integer).")
     filter_doc = parse_document(query, "query") or {}
     sort_doc = parse_document(sort, "sort")
+    sort_doc = _sort_orders(sort_doc)
     for name, doc in (("query", filter_doc), ("sort", sort_doc)):
-        too_large = _beyond_int64(doc)
-        if too_large is not None:
-            raise TransferError(f"error parsing {name} as Extended JSON: {too_large} does not fit in a 64-bit "
-                                f"integer (NumberLong): give a number from {-INT64_MAX - 1} to {INT64_MAX}, or a "
-                                "double such as 1e21.")
+        _refuse_unsendable(name, doc)
     projection = projection_for(field_names) if field_names else None
     # CSV columns: a positional "a.$" is the column "a" (the server has applied it).
     columns = [name[:-2] if name.endswith(".$") else name for name in field_names or ()]
