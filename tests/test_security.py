@@ -147,6 +147,11 @@ def test_secantus_storage_api_labkit_relies_on():
     for key in ("host", "port", "storage_path", "log_level", "auth", "enable_test_commands"):
         assert key in config._TABLE_FIELDS["server"]
     assert {"retention_seconds", "max_entries"} <= config._TABLE_FIELDS["oplog"]
+    # README says SecantusDB has no setting that slows or locks out failed logins (issue 23, point 8): if a
+    # version adds one, this fails, so labkit's config turns it on and README says so.
+    keys = {key for fields in config._TABLE_FIELDS.values() for key in fields}
+    assert not {key for key in keys if any(word in key for word in ("lock", "delay", "fail", "attempt", "throttl"))}
+    assert set(config._TABLE_FIELDS) == {"server", "oplog", "storage", "tls"}
 
 
 def test_provisioned_user_before_first_listen(tmp_path):
