@@ -531,11 +531,22 @@ class ClassHost:
         return {"HOME": str(user.home), "PATH": f"{self.bin}:/usr/bin:/bin", "LABKIT_CLASS_DIR": str(self.folder),
                 "LABKIT_LEARNER": user.name, "PYTEST_LABKIT_SUITE": os.environ["PYTEST_LABKIT_SUITE"]}
 
-    def run(self, user, *args, instructor: bool = False, timeout: float = 180) -> subprocess.CompletedProcess:
-        """`labkit ARGS` as ``user`` (an instructor with the instructors' group), from their home."""
-        proc = subprocess.Popen([str(self.bin / "labkit"), *args], user=user.uid, group=user.gid,
-                                extra_groups=[self.gid] if instructor else [], env=self.env(user), cwd=str(user.home),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def run(self, user, *args, instructor: bool = False, hidepid: bool = False,
+            timeout: float = 180) -> subprocess.CompletedProcess:
+        """`labkit ARGS` as ``user`` (an instructor with the instructors' group), from their home; with
+        ``hidepid``, in a mount namespace of its own whose /proc hides other users' processes (hidepid=2,
+        as docs/instructor.md recommends), the rest of the machine unchanged."""
+        command = [str(self.bin / "labkit"), *args]
+        if hidepid:
+            groups = f"--groups={self.gid}" if instructor else "--clear-groups"
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       'mount -t proc -o hidepid=2 proc /proc && exec "$@"', "hidepid", "setpriv",
+                       f"--reuid={user.uid}", f"--regid={user.gid}", groups, "--", *command]
+            who = {}
+        else:
+            who = {"user": user.uid, "group": user.gid, "extra_groups": [self.gid] if instructor else []}
+        proc = subprocess.Popen(command, **who, env=self.env(user), cwd=str(user.home), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
         try:
             out, err = proc.communicate(timeout=timeout)
         except BaseException:
@@ -750,6 +761,18 @@ def test_cleanup_and_status_as_an_instructor_who_is_not_root(class_host, labkit_
     row = {row["learner"]: row for row in json.loads(status.stdout)["rows"]}[ada.name]
     assert (row["learner"], row["os_user"], row["points"]) == (ada.name, ada.name, 5)
     assert (row["deployments_alive"], row["liveness"]) == (True, "live")  # read now: /proc shows processes here
+
+    # Where /proc hides other users' processes: liveness as of the learner's last check, said so.
+    hidden = class_host.run(teacher, "class", "status", str(class_host.folder), instructor=True, hidepid=True)
+    assert hidden.returncode == 0, hidden.stderr
+    row = next(line for line in hidden.stdout.splitlines() if line.startswith(ada.name))
+    assert " ~up " in row  # ada's lab ran at her check: marked as not read now
+    assert f"Labs: labs of {ada.name} as of their last check: their processes are hidden from you" in hidden.stdout
+    hidden = class_host.run(teacher, "class", "cleanup", str(class_host.folder), instructor=True, hidepid=True)
+    assert hidden.returncode == 1 and "Traceback" not in hidden.stderr, hidden.stderr
+    assert f"{ada.name}: {ada_ws}: not reached: OS user {ada.name}'s processes are hidden from you (/proc hidepid)" \
+        in hidden.stdout
+    assert lab_names(ada.uid) == before
 
     for command in (["class", "status"], ["class", "cleanup"]):  # not in the instructors' group
         refused = class_host.run(outsider, *command, str(class_host.folder))

@@ -516,10 +516,8 @@ def status_text(status: dict) -> str:
         lines += [f"  {row['learner']} on {row['failing']['step'].split('.', 1)[-1]}"
                   f"{' [' + row['failing']['mistake'] + ']' if row['failing']['mistake'] else ''}: "
                   f"{row['failing']['message']}" for row in failing]
-    mistakes = mistake_lines(status)
-    if mistakes:
-        lines.append("Mistakes per step (learners who made each at least once):")
-        lines += mistakes
+    lines.append("Mistakes per step (learners who made each at least once):")
+    lines += mistake_lines(status) or ["  none recorded yet"]
     lines.append(f"Labs: {status['liveness']}.")
     lines += [f"problem: {problem}" for problem in status["problems"]]
     return "\n".join(lines)

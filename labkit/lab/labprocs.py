@@ -81,14 +81,15 @@ def can_see(uid: int) -> bool:
 
 
 def _proc_options() -> dict[str, str]:
-    """The mount options of /proc (``hidepid``, ``gid``), as /proc/self/mountinfo gives them."""
+    """The mount options of /proc (``hidepid``, ``gid``): of the last mount there, the one in use."""
+    options: dict[str, str] = {}
     try:
         with open("/proc/self/mountinfo") as mounts:
             for line in mounts:
                 fields = line.split()
-                if len(fields) > 4 and fields[4] == "/proc" and " - " in line:
-                    options = line.split(" - ", 1)[1].split()[-1].split(",") + fields[5].split(",")
-                    return dict(option.partition("=")[::2] for option in options)
+                if len(fields) > 5 and fields[4] == "/proc" and " - " in line:
+                    found = fields[5].split(",") + line.split(" - ", 1)[1].split()[-1].split(",")
+                    options = dict(option.partition("=")[::2] for option in found)
     except OSError:
         pass
-    return {}
+    return options
