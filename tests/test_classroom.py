@@ -399,6 +399,15 @@ def test_labkit_class_status_in_its_formats(recorded_class, labkit_cli):
     assert sorted(as_json) == ["learners", "mistakes", "note"]
 
 
+def test_a_message_from_a_record_is_text_in_a_spreadsheet(tmp_path):
+    folder = tmp_path / "records"
+    folder.mkdir()
+    write_record(folder, "eve", {STEPS[0]: failed(5, 1, "x", '=HYPERLINK("http://evil.example","click")')},
+                 "2026-12-01T11:59:00Z")
+    row = next(csv.DictReader(io.StringIO(classroom.status_csv(classroom.class_status(folder, now=NOW)))))
+    assert row["failing_message"] == "'=HYPERLINK(\"http://evil.example\",\"click\")"
+
+
 def test_labkit_class_status_errors_say_what_to_do(tmp_path, labkit_cli, clean_env):
     missing = labkit_cli("class", "status", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
@@ -643,7 +652,8 @@ def _forge(home: str, folder: str, victim: str, victim_ws: str, victim_pid: int,
     (unreadable / "state.json").chmod(0)
     me = os.getuid()
     record = {"learner": Path(home).name, "topic": "partial-recovery", "steps": {},
-              "workspaces": [str(fake), str(linked), str(unreadable), victim_ws], "workspace": str(fake)}
+              "workspaces": [str(fake), str(linked), str(unreadable), str(Path(home, "gone\x1b[2J")), victim_ws],
+              "workspace": str(fake)}
     for name in (f"mallory-{me}", victim):  # their own record, and one squatting the victim's name
         path = Path(folder, f"{name}.json")
         path.write_text(json.dumps({**record, "learner": name}))
@@ -673,7 +683,8 @@ def test_a_forged_record_cannot_turn_cleanup_as_root_against_another_learner(cla
     assert client.admin.command("ping")["ok"] == 1
     client.close()
     assert f"{mallory.name}: {mallory.home / 'fake'}:" not in out  # ran as mallory: nothing of hers ran there
-    assert f"{mallory.name}: 2 with nothing running, 2 refused (4 workspace(s) looked at)" in out
+    assert f"{mallory.name}: 2 with nothing running, 2 refused, 1 no longer there (5 workspace(s) looked at)" in out
+    assert "\x1b" not in out + done.stderr  # a path from a record never drives root's terminal
     assert f"{mallory.name}: {ada_ws}: not touched: it belongs to {ada.name}, not to {mallory.name}" in out
     assert f"{mallory.name}: {mallory.home / 'linked'}: not touched: its .lock is a symbolic link" in out
     assert f"{mallory.name}: {mallory.home / 'unreadable'}: cannot be read (Permission denied)" in out

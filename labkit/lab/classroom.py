@@ -408,7 +408,8 @@ def _row(record: dict, course, labs: dict, visible: bool, now, idle_minutes: flo
         "learner": record["learner"], "os_user": record["os_user"],
         "steps": {step.id: _cell(saved.get(step.id)) for step in course.steps},
         "points": sum(step.points for step in course.steps if (saved.get(step.id) or {}).get("status") == "passed"),
-        "max_points": course.points, "current_step": current, "last_activity": record.get("updated"),
+        "max_points": course.points, "current_step": current,
+        "last_activity": record.get("updated") if idle is not None else None,
         "idle_minutes": None if idle is None else round(idle, 1), "failing": failing,
         **_liveness(record, labs, visible), "stuck": "; ".join(stuck),
     }
@@ -523,6 +524,12 @@ def status_text(status: dict) -> str:
     return "\n".join(lines)
 
 
+def _cell_text(value) -> str:
+    """A CSV cell a spreadsheet shows as text: a learner's message starting with = + - @ is no formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def status_csv(status: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -533,7 +540,7 @@ def status_csv(status: dict) -> str:
         failing = row["failing"] or {}
         writer.writerow([row["learner"], row["os_user"], *[row["steps"][s] for s in status["steps"]], row["points"],
                          row["max_points"], row["current_step"] or "", failing.get("mistake") or "",
-                         failing.get("message") or "", row["last_activity"] or "", row["deployments_alive"],
+                         _cell_text(failing.get("message")), row["last_activity"] or "", row["deployments_alive"],
                          row["application_running"], "" if row["labs_running"] is None else row["labs_running"],
                          row["liveness"], row["stuck"]])
     return out.getvalue()

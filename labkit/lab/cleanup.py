@@ -64,8 +64,8 @@ def cleanup(folder: str | os.PathLike, progress=None) -> Report:
         for path in paths:
             kind, line = _clean_up_lab(uid, user, path, running.get(uid, {}).get(path, {}), say)
             counts[kind] = counts.get(kind, 0) + 1
-            if line:
-                report.lines.append(f"{user}: {clean(path, 300)}: {line}")
+            if line:  # paths and process names come from learners' files and processes: one printable line
+                report.lines.append(f"{user}: {clean(path, 300)}: {clean(line, 600)}")
         report.stopped += counts.get("stopped", 0)
         report.unreached += counts.get("unreached", 0)
         summary = ", ".join(f"{n} {PHRASES[kind]}" for kind, n in counts.items()) or "no lab found"
@@ -92,7 +92,7 @@ def _clean_up_lab(uid: int, user: str, path: str, seen: dict, say) -> tuple[str,
         return "unreached", f"not reached: OS user {user}'s processes are hidden from you (/proc hidepid)"
     refused = refuse(path, uid) if uid != me else None
     if uid == me:
-        say(f"Stopping your lab at {path} ...")
+        say(f"Stopping your lab at {clean(path, 300)} ...")
         outcome = stop_own_lab(path)
     else:
         try:
@@ -101,7 +101,7 @@ def _clean_up_lab(uid: int, user: str, path: str, seen: dict, say) -> tuple[str,
             return "refused", f"not touched: uid {uid} is no OS user any more"
         if refused and not seen:
             return "refused", f"not touched: {refused}"
-        say(f"Stopping {user}'s lab at {path} (as {user}) ...")
+        say(f"Stopping {user}'s lab at {clean(path, 300)} (as {user}) ...")
         # A workspace root must not open is not opened: its processes are only signalled, as their owner.
         outcome = run_as(uid, entry.pw_gid, entry.pw_dir, stop_processes if refused else stop_own_lab, path)
     left = sorted(p.name for p in labprocs.lab_processes({uid}) if p.workspace == path)
