@@ -540,16 +540,16 @@ class ClassHost:
         return {"HOME": str(user.home), "PATH": f"{self.bin}:/usr/bin:/bin", "LABKIT_CLASS_DIR": str(self.folder),
                 "LABKIT_LEARNER": user.name, "PYTEST_LABKIT_SUITE": os.environ["PYTEST_LABKIT_SUITE"]}
 
-    def run(self, user, *args, instructor: bool = False, hidepid: bool = False,
+    def run(self, user, *args, instructor: bool = False, hidepid: str | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess:
         """`labkit ARGS` as ``user`` (an instructor with the instructors' group), from their home; with
-        ``hidepid``, in a mount namespace of its own whose /proc hides other users' processes (hidepid=2,
-        as docs/instructor.md recommends), the rest of the machine unchanged."""
+        ``hidepid`` (mount options such as "hidepid=2"), in a mount namespace of its own whose /proc hides
+        other users' processes, as docs/instructor.md recommends, the rest of the machine unchanged."""
         command = [str(self.bin / "labkit"), *args]
         if hidepid:
             groups = f"--groups={self.gid}" if instructor else "--clear-groups"
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                       'mount -t proc -o hidepid=2 proc /proc && exec "$@"', "hidepid", "setpriv",
+                       f'mount -t proc -o {hidepid} proc /proc && exec "$@"', "hidepid", "setpriv",
                        f"--reuid={user.uid}", f"--regid={user.gid}", groups, "--", *command]
             who = {}
         else:
@@ -774,16 +774,21 @@ def test_cleanup_and_status_as_an_instructor_who_is_not_root(class_host, labkit_
     assert (row["deployments_alive"], row["liveness"]) == (True, "live")  # read now: /proc shows processes here
 
     # Where /proc hides other users' processes: liveness as of the learner's last check, said so.
-    hidden = class_host.run(teacher, "class", "status", str(class_host.folder), instructor=True, hidepid=True)
+    hidden = class_host.run(teacher, "class", "status", str(class_host.folder), instructor=True, hidepid="hidepid=2")
     assert hidden.returncode == 0, hidden.stderr
     row = next(line for line in hidden.stdout.splitlines() if line.startswith(ada.name))
     assert " ~up " in row  # ada's lab ran at her check: marked as not read now
     assert f"Labs: labs of {ada.name} as of their last check: their processes are hidden from you" in hidden.stdout
-    hidden = class_host.run(teacher, "class", "cleanup", str(class_host.folder), instructor=True, hidepid=True)
+    hidden = class_host.run(teacher, "class", "cleanup", str(class_host.folder), instructor=True, hidepid="hidepid=2")
     assert hidden.returncode == 1 and "Traceback" not in hidden.stderr, hidden.stderr
     assert f"{ada.name}: {ada_ws}: not reached: OS user {ada.name}'s processes are hidden from you (/proc hidepid)" \
         in hidden.stdout
     assert lab_names(ada.uid) == before
+    # /proc's gid= exempts the instructors' group: their status reads learners' labs live again.
+    exempt = class_host.run(teacher, "class", "status", str(class_host.folder), "--json", instructor=True,
+                            hidepid=f"hidepid=2,gid={class_host.gid}")
+    row = {row["learner"]: row for row in json.loads(exempt.stdout)["rows"]}[ada.name]
+    assert (row["deployments_alive"], row["liveness"]) == (True, "live")
 
     for command in (["class", "status"], ["class", "cleanup"]):  # not in the instructors' group
         refused = class_host.run(outsider, *command, str(class_host.folder))
