@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
 from labkit.cli.common import echo_json, say
 from labkit.lab import classroom
+from labkit.lab import cleanup as class_cleanup
 from labkit.workspace import DEFAULT_TOPIC
 
 folder_argument = click.argument("folder", required=False, metavar="[DIR]")
@@ -33,19 +35,33 @@ def class_group():
 @folder_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per learner (for a spreadsheet).")
+@click.option("--mistakes", is_flag=True,
+              help="Print only the mistakes per step: how many learners made each (with --csv: step,mistake,"
+                   "learners,of,checked).")
 @click.option("--idle-minutes", type=click.FloatRange(min=0), default=classroom.IDLE_MINUTES, show_default=True,
               help="A learner with no activity for this long (and steps left) is shown as stuck.")
 @click.option("--stuck-failures", type=click.IntRange(min=1), default=classroom.STUCK_FAILURES, show_default=True,
               help="A learner with this many failed checks in a row on one step is shown as stuck.")
-def status(folder, as_json, as_csv, idle_minutes, stuck_failures):
-    """One row per learner, one column per step, points, and who is stuck (DIR defaults to $LABKIT_CLASS_DIR)."""
+def status(folder, as_json, as_csv, mistakes, idle_minutes, stuck_failures):
+    """One row per learner, one column per step, who is stuck on what, whose lab runs, and the mistakes per
+    step (DIR defaults to $LABKIT_CLASS_DIR).
+
+    This is progress as each learner's own checks report it, not a gradebook (a learner can edit their own
+    record): grade with nbgrader. A record another OS user wrote, or one labkit's checks cannot have
+    written, is reported under "problem", not shown. Whether labs run is read from the process table now
+    (as root, or where /proc shows other users' processes), else as each learner's last check saw it.
+    """
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     info = classroom.class_status(_folder(folder), idle_minutes=idle_minutes, stuck_failures=stuck_failures)
     if as_json:
-        echo_json(info)
+        echo_json({"note": info["note"], "learners": info["learners"], "mistakes": info["mistakes"]}
+                  if mistakes else info)
     elif as_csv:
-        click.echo(classroom.status_csv(info), nl=False)
+        click.echo(classroom.mistakes_csv(info) if mistakes else classroom.status_csv(info), nl=False)
+    elif mistakes:
+        click.echo("\n".join([info["note"], "Mistakes per step (learners who made each at least once):",
+                               *(classroom.mistake_lines(info) or ["  none recorded yet"])]))
     else:
         click.echo(classroom.status_text(info))
 
@@ -53,9 +69,18 @@ def status(folder, as_json, as_csv, idle_minutes, stuck_failures):
 @class_group.command(name="cleanup")
 @folder_argument
 def cleanup(folder):
-    """Stop the servers, applications and captures learners left running (yours only, or all as root)."""
-    for line in classroom.cleanup(_folder(folder), progress=say):
+    """Stop every lab the class's learners left running: all their workspaces, each stopped as its learner.
+
+    Run it as root (the hub's administrator): for each learner labkit drops to that learner's OS user and
+    runs the normal labkit down, so it only ever stops that learner's own processes and writes nothing as
+    root. Run as an instructor who is not root, it stops your own labs and lists every learner's lab it
+    could not reach (exit code 1).
+    """
+    report = class_cleanup.cleanup(_folder(folder), progress=say)
+    for line in report.lines:
         click.echo(line)
+    if report.unreached:
+        sys.exit(1)
 
 
 @click.command(name="nbgrader")

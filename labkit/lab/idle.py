@@ -7,7 +7,13 @@ action, check and command writes. After ``LABKIT_IDLE_MINUTES`` without
 activity (default: a class day, 8 hours; 0 turns it off), and never while a
 restore or an import holds the workspace's busy lock, it stops everything the
 lab runs, as ``labkit down`` does, and notes what was running. ``labkit up``
-brings the lab back with its data, and the application with its last settings.
+(or the notebooks' first step) brings the lab back with its data, and restarts
+what was running: the backup capture and the application, with its last settings.
+
+The setting is read by ``labkit up`` and the notebooks' first step: a watchdog
+started under another ``LABKIT_IDLE_MINUTES`` is replaced at once (or stopped, for
+0), so a hub's new setting takes effect at the learner's next start without
+``labkit down``.
 
 The watchdog imports nothing but the standard library until it has to stop the
 lab: an idle learner's footprint must stay small (see bench/bench_class.py).
@@ -43,34 +49,86 @@ def idle_minutes() -> float | None:
     return minutes or None
 
 
-def ensure_watch(ws) -> int | None:
-    """Start the workspace's watchdog unless it runs or idle stops are off; returns its pid."""
+def ensure_watch(ws, say=None) -> int | None:
+    """Make the workspace's watchdog follow the configured idle time; returns the pid of one it started.
+
+    None when one already watches with that time, or idle stops are off (a running one is then stopped).
+    """
+    say = say or (lambda line: None)
     minutes = idle_minutes()
-    if minutes is None or ws.process_alive(PROCESS):
+    record = ws.process_record(PROCESS)
+    watching = bool(record) and ws.process_alive(PROCESS)
+    changed = bool(record) and watched_minutes(record) != minutes  # the hub's setting changed since
+    if minutes is None:
+        if watching:
+            ws.stop_process(PROCESS)
+            say(f"Idle stop: off from now on ({IDLE_ENV} changed).")
         return None
+    if watching and not changed:
+        return None
+    if watching:
+        ws.stop_process(PROCESS)
+    if changed:
+        say(f"Idle stop: after {minutes:g} min without activity from now on ({IDLE_ENV} changed).")
     return ws.start_process(PROCESS, [sys.executable, "-m", "labkit.lab.idle", "--minutes", repr(minutes),
                                       str(ws.state_file), str(ws.events_file), str(ws.busy_file)],
                             stop_rank=0, stop_timeout=5)
 
 
-def resume(ws, say=print) -> list[str]:
-    """After ``ws.up()``: restart what an idle stop stopped (the application), then watch again."""
-    from labkit.workload import Workload  # here, not at the top: the watchdog process never needs it
+def watched_minutes(record: dict) -> float | None:
+    """The idle time a running watchdog was started with (from its recorded command line)."""
+    args = record.get("args") or []
+    try:
+        return float(args[args.index("--minutes") + 1])
+    except (ValueError, IndexError, TypeError):
+        return None
 
+
+def resume(ws, say=print) -> list[str]:
+    """After ``ws.up()``: restart what an idle stop stopped (the backup capture, the application), then
+    make the watchdog follow ``LABKIT_IDLE_MINUTES``. Returns the names restarted."""
     resumed = []
     stopped = (ws.read().get("idle_stop") or {}).get("processes", [])
-    workload = Workload(ws)
-    if "workload" in stopped and not workload.running():
-        last = ws.read().get("workload") or {}
-        workload.start(rate=last.get("rate", 10.0), db=last.get("db", "test"),
-                       collection=last.get("collection", "customers"))
-        say(f"The application was stopped with the idle lab: restarted ({last.get('rate', 10.0):g} inserts/s).")
-        resumed.append("workload")
+    # The capture first: it then reads the oplog on from where it stopped, before the application writes.
+    for name in sorted(stopped, key=lambda name: name != "capture"):
+        restart = RESTARTERS.get(name)
+        if restart is None:
+            say(f"{name} was running when the lab stopped for being idle: start it again yourself.")
+            continue
+        if restart(ws, say):
+            resumed.append(name)
     if stopped:
         with ws.edit() as state:
             state.pop("idle_stop", None)
-    ensure_watch(ws)
+    ensure_watch(ws, say)
     return resumed
+
+
+def _restart_capture(ws, say) -> bool:
+    from labkit.backup import Backup  # here, not at the top: the watchdog process never needs it
+
+    backup = Backup(ws)
+    if backup.capture_running():
+        return False
+    backup.enable()
+    say("The backup capture was stopped with the idle lab: restarted (it reads Main's oplog on from where it stopped).")
+    return True
+
+
+def _restart_workload(ws, say) -> bool:
+    from labkit.workload import Workload  # here, not at the top: the watchdog process never needs it
+
+    workload = Workload(ws)
+    if workload.running():
+        return False
+    last = ws.read().get("workload") or {}
+    workload.start(rate=last.get("rate", 10.0), db=last.get("db", "test"),
+                   collection=last.get("collection", "customers"))
+    say(f"The application was stopped with the idle lab: restarted ({last.get('rate', 10.0):g} inserts/s).")
+    return True
+
+
+RESTARTERS = {"capture": _restart_capture, "workload": _restart_workload}
 
 
 def last_activity(*paths: str) -> float:
